@@ -1,0 +1,50 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Folders that must not reach into each other (DESIGN.md §4). */
+const boundaries = [
+  {
+    from: 'errors',
+    forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'native', 'bin'],
+  },
+  { from: 'schemas', forbid: ['log', 'producers', 'consumers', 'status', 'native', 'bin'] },
+  { from: 'log', forbid: ['producers', 'consumers', 'status', 'native', 'bin'] },
+  { from: 'producers', forbid: ['consumers', 'status', 'bin'] },
+  { from: 'consumers', forbid: ['producers', 'status', 'bin'] },
+  { from: 'native', forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'bin'] },
+  { from: 'status', forbid: ['bin'] },
+];
+
+export default tseslint.config(
+  {
+    ignores: ['dist/**', 'node_modules/**', 'native/**/build/**', 'kmod/**', 'data/**', '.tmp/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  ...boundaries.map(({ from, forbid }) => ({
+    files: [`${from}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbid.map((folder) => ({
+            group: [`**/${folder}/*`, `../${folder}`, `../../${folder}`],
+            message: `${from}/ must not import ${folder}/ (DESIGN.md §4: ports and adapters).`,
+          })),
+        },
+      ],
+    },
+  })),
+);
