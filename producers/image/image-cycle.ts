@@ -8,20 +8,22 @@
  *
  * A FULL cycle has nothing to compare with, so every block is changed: data ranges become
  * WRITE extents and holes ZERO extents, covering the whole disk. Either way each byte is
- * read once: the window stays in memory (with the one before it) and `reader.read` serves
- * the feed from it; only a read the windows no longer hold goes to the file. Memory is a
- * couple of windows and their digests, whatever the disk's size.
+ * read once: the window's data stays in memory (with the window before it) and
+ * `reader.read` serves the feed from it; only a read the windows no longer hold goes to the
+ * file. Memory is a couple of windows and their digests, whatever the disk's size; holes
+ * are neither read nor hashed (their digest is all-zero).
  *
- * Invariants: WRITE extents never span a window (so the reader always finds them in one
- * buffer); ZERO runs coalesce across windows; extents are block-aligned except at the disk's
+ * Invariants: a WRITE extent lies within one data range of one window (so the reader finds
+ * it in one buffer); ZERO runs coalesce across windows; extents are block-aligned except at the disk's
  * end. The new hash file is complete (and durable) when `changes()` finishes.
  */
 import type { Logger } from 'pino';
-import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, ExtentOp } from '../source.js';
+import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
 import { SourceError } from '../errors.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
+import { ExtentRuns, type Run } from './extent-runs.js';
 import {
   promote,
   removeNext,
@@ -49,15 +51,10 @@ export interface ImageCycleOptions {
   readonly onSettled: () => void;
 }
 
-interface Window {
+/** A data range of a window, read into memory. */
+interface Segment {
   readonly startBytes: number;
   readonly buffer: Buffer;
-}
-
-interface Run {
-  readonly op: ExtentOp;
-  readonly startBytes: number;
-  endBytes: number;
 }
 
 /** Windows kept for the reader: the current one and the one before it. */
@@ -68,10 +65,11 @@ type CycleState = 'open' | 'scanning' | 'scanned' | 'committed' | 'aborted';
 export function createImageCycle(options: ImageCycleOptions): ChangeSet {
   const { disk, file, hasher, base, next, windowBytes } = options;
   const blockSizeBytes = disk.blockSizeBytes;
-  const cache: Window[] = [];
+  /** The data segments of the last windows, oldest first, one array per window. */
+  const cache: Segment[][] = [];
   let state: CycleState = 'open';
 
-  function extent(run: Run): ChangedExtent {
+  function extent(run: Readonly<Run>): ChangedExtent {
     return {
       kind: 'extent',
       offsetBytes: run.startBytes,
@@ -99,95 +97,103 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     return aligned;
   }
 
-  /** Reads the window's data; holes are zero-filled. Null when the window is all hole. */
-  async function readWindow(
+  /** Reads the data ranges of a window, each into a buffer of its own. */
+  async function readSegments(data: readonly ByteRange[]): Promise<Segment[]> {
+    const segments: Segment[] = [];
+    for (const range of data) {
+      const buffer = Buffer.allocUnsafeSlow(range.endBytes - range.startBytes);
+      segments.push({
+        startBytes: range.startBytes,
+        buffer: await file.readExact(range.startBytes, buffer),
+      });
+    }
+    return segments;
+  }
+
+  /** Digests of the window's blocks: hashed for data, all-zero for holes. */
+  async function windowDigests(startBytes: number, blocks: number, segments: readonly Segment[]) {
+    const digests = Buffer.alloc(blocks * DIGEST_BYTES);
+    for (const segment of segments)
+      (await hasher.hashWindow(segment.buffer)).copy(
+        digests,
+        ((segment.startBytes - startBytes) / blockSizeBytes) * DIGEST_BYTES,
+      );
+    return digests;
+  }
+
+  /** FULL: every block changed — data ranges are WRITE, the gaps between them ZERO. */
+  function addWholeWindow(
+    runs: ExtentRuns,
     startBytes: number,
     endBytes: number,
     data: readonly ByteRange[],
-  ): Promise<Buffer | null> {
-    if (data.length === 0) return null;
-    const buffer = Buffer.allocUnsafeSlow(endBytes - startBytes);
+  ) {
     let cursor = startBytes;
     for (const range of data) {
-      buffer.fill(0, cursor - startBytes, range.startBytes - startBytes);
-      await file.readExact(
-        range.startBytes,
-        buffer.subarray(range.startBytes - startBytes, range.endBytes - startBytes),
-      );
+      runs.add('ZERO', cursor, range.startBytes);
+      runs.add('WRITE', range.startBytes, range.endBytes);
       cursor = range.endBytes;
     }
-    buffer.fill(0, cursor - startBytes);
-    return buffer;
+    runs.add('ZERO', cursor, endBytes);
+  }
+
+  /** INCREMENTAL: the blocks whose digest differs from the previous cycle's. */
+  function addChangedBlocks(
+    runs: ExtentRuns,
+    startBytes: number,
+    endBytes: number,
+    data: readonly ByteRange[],
+    digests: Buffer,
+    previous: Buffer,
+  ) {
+    if (previous.equals(digests)) return runs.end();
+    const blocks = digests.length / DIGEST_BYTES;
+    const isData = new Uint8Array(blocks);
+    for (const range of data)
+      isData.fill(
+        1,
+        (range.startBytes - startBytes) / blockSizeBytes,
+        Math.ceil((range.endBytes - startBytes) / blockSizeBytes),
+      );
+    for (let block = 0; block < blocks; block++) {
+      const at = block * DIGEST_BYTES;
+      if (digests.compare(previous, at, at + DIGEST_BYTES, at, at + DIGEST_BYTES) === 0) {
+        runs.end();
+        continue;
+      }
+      const blockStartBytes = startBytes + block * blockSizeBytes;
+      runs.add(
+        isData[block] === 1 ? 'WRITE' : 'ZERO',
+        blockStartBytes,
+        Math.min(endBytes, blockStartBytes + blockSizeBytes),
+      );
+    }
   }
 
   async function* scan(): AsyncGenerator<ChangedExtent> {
-    let run = null as Run | null;
+    const runs = new ExtentRuns();
     for (let startBytes = 0; startBytes < disk.sizeBytes; startBytes += windowBytes) {
       const endBytes = Math.min(disk.sizeBytes, startBytes + windowBytes);
       const firstBlock = startBytes / blockSizeBytes;
       const blocks = Math.ceil((endBytes - startBytes) / blockSizeBytes);
       const data = await alignedDataRanges(startBytes, endBytes);
-      const window = await readWindow(startBytes, endBytes, data);
+      const segments = await readSegments(data);
       await file.checkSize(startBytes);
-      const digests = window
-        ? await hasher.hashWindow(window)
-        : Buffer.alloc(blocks * DIGEST_BYTES);
+      const digests = await windowDigests(startBytes, blocks, segments);
       const previous = base
         ? await hashFileOperation(options.paths.current, () => base.readDigests(firstBlock, blocks))
         : null;
       await hashFileOperation(options.paths.next, () => next.writeDigests(firstBlock, digests));
-      if (window) {
-        cache.push({ startBytes, buffer: window });
-        if (cache.length > CACHED_WINDOWS) cache.shift();
-      }
+      cache.push(segments);
+      if (cache.length > CACHED_WINDOWS) cache.shift();
 
-      const ready: Run[] = [];
-      if (previous !== null && previous.equals(digests)) {
-        if (run) ready.push(run);
-        run = null;
-      } else if (previous === null && window === null) {
-        // FULL over a hole: one ZERO run, however many windows it spans.
-        if (run?.op === 'ZERO' && run.endBytes === startBytes) run.endBytes = endBytes;
-        else {
-          if (run) ready.push(run);
-          run = { op: 'ZERO', startBytes, endBytes };
-        }
-      } else {
-        const isData = new Uint8Array(blocks);
-        for (const range of data)
-          isData.fill(
-            1,
-            (range.startBytes - startBytes) / blockSizeBytes,
-            Math.ceil((range.endBytes - startBytes) / blockSizeBytes),
-          );
-        for (let block = 0; block < blocks; block++) {
-          const at = block * DIGEST_BYTES;
-          const changed =
-            previous === null ||
-            digests.compare(previous, at, at + DIGEST_BYTES, at, at + DIGEST_BYTES) !== 0;
-          const blockStartBytes = startBytes + block * blockSizeBytes;
-          if (!changed) {
-            if (run) ready.push(run);
-            run = null;
-            continue;
-          }
-          const op: ExtentOp = isData[block] === 1 ? 'WRITE' : 'ZERO';
-          const blockEndBytes = Math.min(endBytes, blockStartBytes + blockSizeBytes);
-          if (run?.op === op && run.endBytes === blockStartBytes) run.endBytes = blockEndBytes;
-          else {
-            if (run) ready.push(run);
-            run = { op, startBytes: blockStartBytes, endBytes: blockEndBytes };
-          }
-        }
-      }
-      // WRITE runs end with their window so the reader finds them in one buffer.
-      if (run?.op === 'WRITE') {
-        ready.push(run);
-        run = null;
-      }
-      for (const done of ready) yield extent(done);
+      if (previous === null) addWholeWindow(runs, startBytes, endBytes, data);
+      else addChangedBlocks(runs, startBytes, endBytes, data, digests, previous);
+      runs.endWrite();
+      for (const run of runs.take()) yield extent(run);
     }
-    if (run) yield extent(run);
+    runs.end();
+    for (const run of runs.take()) yield extent(run);
     await hashFileOperation(options.paths.next, () => next.finish());
   }
 
@@ -229,11 +235,12 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
           `disk ${disk.diskId}: read of ${lengthBytes} bytes at offset ${offsetBytes} is outside the disk's ${disk.sizeBytes} bytes`,
           { details: { diskId: disk.diskId, offsetBytes, lengthBytes } },
         );
-      for (const window of cache) {
-        const from = offsetBytes - window.startBytes;
-        if (from >= 0 && from + lengthBytes <= window.buffer.length)
-          return window.buffer.subarray(from, from + lengthBytes);
-      }
+      for (const segments of cache)
+        for (const segment of segments) {
+          const from = offsetBytes - segment.startBytes;
+          if (from >= 0 && from + lengthBytes <= segment.buffer.length)
+            return segment.buffer.subarray(from, from + lengthBytes);
+        }
       return file.readExact(offsetBytes, Buffer.allocUnsafe(lengthBytes));
     },
   };
