@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { errnoOf, NativeError } from '../../native/errors.js';
 import { readBlockDeviceQueue } from '../../native/fileio/block-device-queue.js';
@@ -45,6 +46,29 @@ async function xxhsum128(files: readonly string[]): Promise<string[]> {
 
 test('the addon is built', () => {
   assert.equal(fileio.isAvailable(), true);
+});
+
+test('without the addon, every call names the addon, the package and the build command', async () => {
+  // The wrapper as built, copied where no addon sits beside it.
+  const built = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const copy = path.join(tmp.dir, 'no-addon');
+  for (const file of ['native/fileio/index.js', 'native/errors.js', 'errors/extentlog-error.js']) {
+    await mkdir(path.dirname(path.join(copy, file)), { recursive: true });
+    await copyFile(path.join(built, file), path.join(copy, file));
+  }
+  await writeFile(path.join(copy, 'package.json'), '{"type":"module"}');
+  const wrapper = (await import(
+    pathToFileURL(path.join(copy, 'native/fileio/index.js')).href
+  )) as typeof fileio;
+  assert.equal(wrapper.isAvailable(), false);
+  await assert.rejects(wrapper.fallocate(0, 'punch-hole', 0, 1), (error: unknown) => {
+    assert.equal((error as NativeError).code, 'EXTENTLOG_ERR_NATIVE_NOT_BUILT');
+    assert.match(String(error), /native addon 'fileio' is not built/);
+    assert.match(String(error), /libxxhash-dev/);
+    assert.match(String(error), /npm run build:native/);
+    return true;
+  });
+  assert.throws(() => wrapper.assertAvailable('hole punching'), /needed for hole punching/);
 });
 
 describe('fallocate and SEEK_DATA/SEEK_HOLE on a file', () => {
