@@ -24,6 +24,7 @@ import { SourceError } from '../errors.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
 import { ExtentRuns, type Run } from './extent-runs.js';
+import { stateOperation } from './state-operation.js';
 import {
   promote,
   removeNext,
@@ -181,9 +182,13 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
       await file.checkSize(startBytes);
       const digests = await windowDigests(startBytes, blocks, segments);
       const previous = base
-        ? await hashFileOperation(options.paths.current, () => base.readDigests(firstBlock, blocks))
+        ? await stateOperation(disk.diskId, options.paths.current, () =>
+            base.readDigests(firstBlock, blocks),
+          )
         : null;
-      await hashFileOperation(options.paths.next, () => next.writeDigests(firstBlock, digests));
+      await stateOperation(disk.diskId, options.paths.next, () =>
+        next.writeDigests(firstBlock, digests),
+      );
       cache.push(segments);
       if (cache.length > CACHED_WINDOWS) cache.shift();
 
@@ -194,20 +199,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     }
     runs.end();
     for (const run of runs.take()) yield extent(run);
-    await hashFileOperation(options.paths.next, () => next.finish());
-  }
-
-  /** Runs a hash-file operation, reporting its failure as a state error. */
-  async function hashFileOperation<T>(filePath: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_STATE',
-        `disk ${disk.diskId}: hash file ${filePath}: ${describeError(error)}`,
-        { cause: error, details: { diskId: disk.diskId, path: filePath } },
-      );
-    }
+    await stateOperation(disk.diskId, options.paths.next, () => next.finish());
   }
 
   async function* changes(): AsyncGenerator<ChangedExtent> {

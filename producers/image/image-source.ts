@@ -20,7 +20,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { describeError } from '../../errors/extentlog-error.js';
 import * as fileio from '../../native/fileio/index.js';
 import { SourceError } from '../errors.js';
 import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
@@ -42,6 +41,7 @@ import {
   type HashFilePaths,
 } from './hash-file.js';
 import { createImageCycle } from './image-cycle.js';
+import { stateOperation } from './state-operation.js';
 
 export interface ImageDiskConfig {
   readonly diskId: string;
@@ -131,48 +131,38 @@ export function createImageSource(options: ImageSourceOptions): ChangeSource {
     return config;
   }
 
-  async function stateOperation<T>(path: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_STATE',
-        `image source: state file ${path}: ${describeError(error)}`,
-        { cause: error, details: { path } },
-      );
-    }
-  }
-
   /** A complete `.next` holding the committed reference is a commit whose rename was lost. */
   async function recoverNext(
     diskId: string,
     paths: HashFilePaths,
     since: CommittedReference | null,
   ) {
-    const next = await stateOperation(paths.next, () => readHashFileStatus(paths.next));
+    const next = await stateOperation(diskId, paths.next, () => readHashFileStatus(paths.next));
     if (next.kind === 'missing') return;
     if (next.kind === 'valid' && since !== null && next.header.reference === since.reference) {
-      await stateOperation(paths.next, () => promote(paths));
+      await stateOperation(diskId, paths.next, () => promote(paths));
       logger.info(
         { diskId, reference: since.reference, path: paths.current },
         'image source: promoted the hash file of a cycle committed before a crash',
       );
       return;
     }
-    await stateOperation(paths.next, () => removeNext(paths));
+    await stateOperation(diskId, paths.next, () => removeNext(paths));
   }
 
   async function open(requested: DiskInfo, since: CommittedReference | null): Promise<ChangeSet> {
     const config = configOf(requested.diskId);
     const { diskId } = config;
-    await stateOperation(stateDir, () => mkdir(stateDir, { recursive: true }));
+    await stateOperation(diskId, stateDir, () => mkdir(stateDir, { recursive: true }));
     const file = await DiskFile.open(diskId, config.path, detectHoles);
     let base: HashFileReader | null = null;
     let next: HashFileWriter | null = null;
     try {
       const paths = hashFilePaths(stateDir, diskId);
       await recoverNext(diskId, paths, since);
-      const status = await stateOperation(paths.current, () => readHashFileStatus(paths.current));
+      const status = await stateOperation(diskId, paths.current, () =>
+        readHashFileStatus(paths.current),
+      );
       const hasher = await createBlockHasher(hashAlgorithm, blockSizeBytes, file.sizeBytes);
       const choice = chooseCycleMode({
         since,
@@ -185,11 +175,11 @@ export function createImageSource(options: ImageSourceOptions): ChangeSource {
       const reference = `hashmap:${randomBytes(12).toString('hex')}`;
       if (choice.mode === 'INCREMENTAL') {
         const header = choice.base;
-        base = await stateOperation(paths.current, () =>
+        base = await stateOperation(diskId, paths.current, () =>
           HashFileReader.open(paths.current, header),
         );
       }
-      next = await stateOperation(paths.next, () =>
+      next = await stateOperation(diskId, paths.next, () =>
         HashFileWriter.create(paths.next, {
           algorithmId: hasher.id,
           blockSizeBytes,
