@@ -1,0 +1,45 @@
+/**
+ * Errors of targets and the replay engine. One table for every target: a code names what
+ * went wrong, so new targets reuse codes where the meaning is the same.
+ */
+import { defineErrorArea, type ErrorCodeTable } from '../errors/extentlog-error.js';
+
+export const TARGET_ERRORS = {
+  EXTENTLOG_ERR_TARGET_CONFIG: {
+    summary:
+      'a target option is invalid (for file targets: the path template); the message names it',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_NOT_FOUND: {
+    summary: 'the target path does not exist and the target may not create it (createFiles: false)',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_OPEN: {
+    summary: 'the target could not be opened or sized (permissions, not a file or block device)',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_TARGET_TOO_SMALL: {
+    summary: 'the target device is smaller than the disk it should hold: give it a larger device',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_SHRINK: {
+    summary:
+      'the disk is smaller than its target but the epoch is not FULL: only a FULL epoch may shrink a target',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_BAD_EXTENT: {
+    summary: 'an extent lies outside the disk or its data does not match its length',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_WRITE: {
+    summary:
+      'writing, zeroing or syncing the target failed (I/O error, no space); retried after a back-off',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_TARGET_CLOSED: {
+    summary: 'a target disk was used after close()',
+    retriable: false,
+  },
+} as const satisfies ErrorCodeTable;
+
+export class TargetError extends defineErrorArea('TargetError', TARGET_ERRORS) {}

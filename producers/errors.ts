@@ -1,0 +1,51 @@
+/**
+ * Errors of change sources and the feed runtime. One table for every source: a code names
+ * what went wrong, not which adapter noticed it, so new sources reuse codes where the
+ * meaning is the same and add a line here (and in docs/errors.md) where it is not.
+ */
+import { defineErrorArea, type ErrorCodeTable } from '../errors/extentlog-error.js';
+
+export const SOURCE_ERRORS = {
+  EXTENTLOG_ERR_SOURCE_CONFIG: {
+    summary: 'a source option is invalid; the message names the option and the accepted values',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_UNKNOWN_DISK: {
+    summary: 'a cycle was opened for a disk the source was not configured with',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_OPEN: {
+    summary:
+      'the disk could not be opened or sized (missing path, permissions, not a file or block device)',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_READ: {
+    summary: 'reading the disk failed (I/O error); the cycle is aborted and retried',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_OUT_OF_RANGE: {
+    summary: 'a read asked for bytes outside the disk (a bug in the caller)',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_SIZE_CHANGED: {
+    summary:
+      'the disk changed size during a cycle: replicate from a snapshot, or let the next cycle re-baseline',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_TRUNCATED: {
+    summary:
+      'the disk ended before its size while being read (truncated or shrunk mid-cycle); replicate from a snapshot',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_STATE: {
+    summary:
+      "the source's state (hash files in stateDir) could not be read or written: check the directory's space and permissions",
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CYCLE: {
+    summary: 'a cycle was used out of order (commit before its changes were read, or after abort)',
+    retriable: false,
+  },
+} as const satisfies ErrorCodeTable;
+
+export class SourceError extends defineErrorArea('SourceError', SOURCE_ERRORS) {}

@@ -1,0 +1,39 @@
+/** Building and inspecting raw image files in tests. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+/** sha256 of a whole file (or of its first `lengthBytes`), hex. */
+export async function sha256OfFile(filePath: string, lengthBytes?: number): Promise<string> {
+  const hash = createHash('sha256');
+  const stream = createReadStream(
+    filePath,
+    lengthBytes === undefined ? {} : { end: lengthBytes - 1 },
+  );
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Writes `data` at `offsetBytes`, creating the file if needed. */
+export async function writeAt(filePath: string, offsetBytes: number, data: Buffer): Promise<void> {
+  const handle = await open(filePath, 'r+');
+  try {
+    await handle.write(data, 0, data.length, offsetBytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Deterministic bytes: the same `seed` always gives the same buffer. */
+export function patternBytes(lengthBytes: number, seed: number): Buffer {
+  const bytes = Buffer.allocUnsafe(lengthBytes);
+  let state = (seed * 2654435761) >>> 0 || 1;
+  for (let index = 0; index < lengthBytes; index++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    bytes[index] = state & 0xff;
+  }
+  return bytes;
+}
