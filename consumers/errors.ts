@@ -40,6 +40,29 @@ export const TARGET_ERRORS = {
     summary: 'a target disk was used after close()',
     retriable: false,
   },
+  EXTENTLOG_ERR_REPLAY_SEQUENCE_GAP: {
+    summary:
+      "a disk's records do not follow each other by exactly one seq: records are missing from the log",
+    retriable: false,
+  },
+  EXTENTLOG_ERR_REPLAY_CRC: {
+    summary: "an extent's CRC-32C does not match its position and data: the record was corrupted",
+    retriable: false,
+  },
+  EXTENTLOG_ERR_REPLAY_DIGEST: {
+    summary:
+      'the extents replayed for an epoch do not match the digest, count or bytes of its SyncCommit',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_REPLAY_RECORD: {
+    summary: 'a record contradicts its epoch (wrong epoch number, extent beyond the disk)',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_REPLAY_DECODE: {
+    summary:
+      'a record could not be decoded (corrupt frame, unknown schema id, registry unreachable)',
+    retriable: true,
+  },
 } as const satisfies ErrorCodeTable;
 
 export class TargetError extends defineErrorArea('TargetError', TARGET_ERRORS) {}

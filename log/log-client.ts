@@ -35,6 +35,8 @@ export interface TopicPartition {
 export interface TopicPartitionOffset extends TopicPartition {
   /** The next offset to read (Kafka's committed-offset convention). */
   readonly offset: number;
+  /** Free text stored with a committed offset (consumers keep their resume state in it). */
+  readonly metadata?: string | null;
 }
 
 export interface TopicSpec {
@@ -68,9 +70,19 @@ export interface SendResult {
   readonly baseOffset: number;
 }
 
-/** Idempotent, acks=all producer. Order is preserved per partition across concurrent sends. */
+/**
+ * Idempotent, acks=all producer. Order is preserved per partition in the order of calls.
+ * Once a send fails the producer is unusable (its sequence state is uncertain): every later
+ * call rejects, and the caller re-reads its position from the log with a new producer.
+ */
 export interface LogProducer {
+  /** Resolves when the messages are acknowledged. */
   send(topic: string, partition: number, messages: readonly LogMessage[]): Promise<SendResult>;
+  /**
+   * Resolves as soon as the messages are admitted to the in-flight window (back-pressure:
+   * waits while it is full). Failures surface at the next `flush`, `send` or `publish`.
+   */
+  publish(topic: string, partition: number, messages: readonly LogMessage[]): Promise<void>;
   /** Resolves when every send issued so far is acknowledged (or rejects with the first failure). */
   flush(): Promise<void>;
   /** Bytes handed to `send` and not yet acknowledged. */
@@ -114,7 +126,8 @@ export interface LogConsumer {
 export interface GroupOffsets {
   readonly groupId: string;
   readonly topic: string;
-  readonly partitions: readonly { partition: number; offset: number }[];
+  /** offset -1: nothing committed for that partition. */
+  readonly partitions: readonly { partition: number; offset: number; metadata: string | null }[];
 }
 
 export interface LogAdmin {

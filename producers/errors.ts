@@ -46,6 +46,16 @@ export const SOURCE_ERRORS = {
     summary: 'a cycle was used out of order (commit before its changes were read, or after abort)',
     retriable: false,
   },
+  EXTENTLOG_ERR_SOURCE_LOG_STATE: {
+    summary:
+      'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_UNEXPECTED: {
+    summary:
+      'a sync cycle failed with an error that carries no extentlog code; the message has the details',
+    retriable: true,
+  },
 } as const satisfies ErrorCodeTable;
 
 export class SourceError extends defineErrorArea('SourceError', SOURCE_ERRORS) {}

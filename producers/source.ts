@@ -78,6 +78,8 @@ export interface ChangeSet {
   readonly reader: BlockReader;
   /** Called once the cycle's SyncCommit is durable in the log: drop the old reference. */
   commit(): Promise<void>;
+  /** CONTINUOUS only: the SyncCommit of this consistency point is durable in the log. */
+  commitConsistencyPoint?(reference: string): Promise<void>;
   /** Called when the cycle is abandoned: release the view, keep the old reference. */
   abort(reason: unknown): Promise<void>;
 }

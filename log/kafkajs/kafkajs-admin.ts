@@ -104,7 +104,11 @@ export class KafkajsAdmin implements LogAdmin {
       groupId,
       topic,
       partitions: (entry?.partitions ?? [])
-        .map(({ partition, offset }) => ({ partition, offset: Number(offset) }))
+        .map(({ partition, offset, metadata }) => ({
+          partition,
+          offset: Number(offset),
+          metadata: metadata ?? null,
+        }))
         .sort((a, b) => a.partition - b.partition),
     };
   }

@@ -63,6 +63,21 @@ export class KafkajsProducer implements LogProducer {
     partition: number,
     messages: readonly LogMessage[],
   ): Promise<SendResult> {
+    const { acknowledged } = await this.#admit(topic, partition, messages);
+    return acknowledged;
+  }
+
+  async publish(topic: string, partition: number, messages: readonly LogMessage[]): Promise<void> {
+    const { acknowledged } = await this.#admit(topic, partition, messages);
+    // A failure is kept in #failure and reported by the next call or flush.
+    acknowledged.catch(() => undefined);
+  }
+
+  async #admit(
+    topic: string,
+    partition: number,
+    messages: readonly LogMessage[],
+  ): Promise<{ acknowledged: Promise<SendResult> }> {
     this.#assertUsable();
     if (messages.length === 0) throw new RangeError('send needs at least one message');
     const bytes = messages.reduce((sum, message) => sum + messageBytes(message), 0);
@@ -80,10 +95,11 @@ export class KafkajsProducer implements LogProducer {
       this.#budget.release(bytes);
       this.#assertUsable();
     }
-    return new Promise<SendResult>((resolve, reject) => {
+    const acknowledged = new Promise<SendResult>((resolve, reject) => {
       this.#queue.push({ topic, partition, messages, bytes, resolve, reject });
-      this.#pump();
     });
+    this.#pump();
+    return { acknowledged };
   }
 
   async flush(): Promise<void> {

@@ -1,0 +1,145 @@
+/**
+ * The configuration of an extentlog process (`extentlog run -c config.yaml`), validated once
+ * at the edge. Every object is strict: an unknown key is an error with a suggestion. Sizes
+ * are bytes and durations milliseconds, as their names say.
+ */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+const name = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    'expected 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+  );
+const positiveInt = z.number().int().positive();
+
+export const kafkaSchema = z.strictObject({
+  brokers: z.array(z.string().min(1)).min(1),
+  clientId: z.string().min(1).default('extentlog'),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      passwordFile: z.string().min(1),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      serverName: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .optional(),
+  replicationFactor: positiveInt.default(3),
+  connectionTimeoutMs: positiveInt.default(3000),
+  requestTimeoutMs: positiveInt.default(30000),
+});
+
+export const embeddedSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  /** 0: an ephemeral port. */
+  port: z.number().int().min(0).max(65535).default(0),
+  registryPort: z.number().int().min(0).max(65535).default(0),
+});
+
+export const imageSourceSchema = z.strictObject({
+  type: z.literal('image'),
+  disks: z.array(z.strictObject({ id: z.string().min(1), path: z.string().min(1) })).min(1),
+  blockSizeBytes: positiveInt.default(4096),
+  /** Where the per-block hash files live; defaults to <dataDir>/state/<feed>. */
+  stateDir: z.string().min(1).optional(),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
+
+export const feedSchema = z.strictObject({
+  name,
+  source: sourceSchema,
+  /** Time between scheduled cycles; omit for on-demand only. */
+  intervalMs: positiveInt.optional(),
+  heartbeatIntervalMs: z.number().int().min(0).default(10_000),
+  maxRecordBytes: positiveInt.max(8 * MiB).default(MiB),
+  minZeroRunBytes: positiveInt.default(64 * 1024),
+  readConcurrency: positiveInt.max(64).default(4),
+  maxInFlightBytes: positiveInt.default(64 * MiB),
+  diskConcurrency: positiveInt.default(2),
+  /** -1 keeps the feed's records forever; a target can catch up only within retention. */
+  retentionMs: z
+    .number()
+    .int()
+    .min(-1)
+    .default(7 * 24 * 3600 * 1000),
+  retentionBytes: z.number().int().min(-1).default(-1),
+});
+
+export const fileTargetSchema = z.strictObject({
+  type: z.literal('file'),
+  name,
+  feeds: z.array(name).min(1),
+  /** Path template: {feed} and {disk} are replaced. Block devices are used in place. */
+  path: z.string().min(1),
+  createFiles: z.boolean().default(true),
+  zeroing: z.enum(['punch-hole', 'write-zeros']).default('punch-hole'),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema]);
+
+export const configSchema = z
+  .strictObject({
+    dataDir: z.string().min(1).default('./data'),
+    topicPrefix: name.default('extentlog'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** Omit to run on the embedded broker and schema registry. */
+    kafka: kafkaSchema.optional(),
+    schemaRegistry: z.strictObject({ url: z.url() }).optional(),
+    embedded: embeddedSchema.default({ host: '127.0.0.1', port: 0, registryPort: 0 }),
+    feeds: z.array(feedSchema).default([]),
+    targets: z.array(targetSchema).default([]),
+  })
+  .superRefine((config, context) => {
+    if (config.kafka !== undefined && config.schemaRegistry === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['schemaRegistry'],
+        message: 'required when kafka is configured: the registry of that cluster',
+      });
+    }
+    const feeds = new Set<string>();
+    config.feeds.forEach((feed, index) => {
+      if (feeds.has(feed.name))
+        context.addIssue({
+          code: 'custom',
+          path: ['feeds', index, 'name'],
+          message: `feed name '${feed.name}' is used twice`,
+        });
+      feeds.add(feed.name);
+    });
+    const targets = new Set<string>();
+    config.targets.forEach((target, index) => {
+      if (targets.has(target.name))
+        context.addIssue({
+          code: 'custom',
+          path: ['targets', index, 'name'],
+          message: `target name '${target.name}' is used twice`,
+        });
+      targets.add(target.name);
+      target.feeds.forEach((feed, feedIndex) => {
+        if (!feeds.has(feed)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'feeds', feedIndex],
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+          });
+        }
+      });
+    });
+  });
+
+export type ExtentlogConfig = z.infer<typeof configSchema>;
+export type FeedConfig = z.infer<typeof feedSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
