@@ -9,16 +9,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const buildRoot = path.resolve(here, '..', '..');
 const repoRoot = path.resolve(buildRoot, '..');
 
-/** Every `<area>/errors.js` of the build, top level and one folder down. */
+/** Every `errors.js` of the build (`<area>/errors.js` and nested ones such as log/registry/). */
 async function errorModules(): Promise<string[]> {
-  const found: string[] = [];
-  for (const area of await readdir(buildRoot, { withFileTypes: true })) {
-    if (!area.isDirectory() || area.name === 'test') continue;
-    const candidate = path.join(buildRoot, area.name, 'errors.js');
-    if ((await readdir(path.join(buildRoot, area.name))).includes('errors.js'))
-      found.push(candidate);
-  }
-  return found;
+  const entries = await readdir(buildRoot, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name === 'errors.js')
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .filter((file) => !path.relative(buildRoot, file).startsWith(`test${path.sep}`))
+    .sort();
 }
 
 /** Codes of every error area: each area's class carries its table as static `codes`. */
