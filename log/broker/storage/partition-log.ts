@@ -17,6 +17,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, unlinkDurably, writeFileAtomic } from './durable-file.js';
 import { StoreError } from './errors.js';
+import type { CompactionState } from './compaction.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { SNAPSHOT_SUFFIX, type PartitionLocation } from './partition-recovery.js';
 import type { ProducerStateTable } from './producer-state.js';
@@ -61,6 +62,12 @@ export class DiskPartitionLog implements PartitionLog {
   private durablePositionBytes: number;
   private appendChain: Promise<unknown> = Promise.resolve();
   private readonly background = new Set<Promise<void>>();
+  /** Rolled segments whose flush, index and snapshot are still being written. */
+  private readonly closing = new Set<Segment>();
+  readonly compactionState: CompactionState = {
+    cleanedThroughOffset: -1,
+    tombstoneDeadlineMs: Number.POSITIVE_INFINITY,
+  };
   private readonly flusher: FlushScheduler;
   private readonly waiters = new Set<Waiter>();
   private failure: StoreError | null = null;
@@ -193,19 +200,51 @@ export class DiskPartitionLog implements PartitionLog {
     return this.segments.reduce((total, segment) => total + segment.sizeBytes, 0);
   }
 
-  /** Closed segments wholly below the high watermark: what retention and compaction may touch. */
+  get indexIntervalBytes(): number {
+    return this.runtime.indexIntervalBytes;
+  }
+
+  /**
+   * Closed segments wholly below the high watermark whose index is written: what retention
+   * and compaction may touch.
+   */
   settledSegments(): readonly Segment[] {
     return this.segments.filter(
-      (segment) => segment !== this.active && segment.nextOffset <= this.durableOffset,
+      (segment) =>
+        segment !== this.active &&
+        segment.nextOffset <= this.durableOffset &&
+        !this.closing.has(segment),
     );
   }
 
-  /** Removes the oldest `count` segments (never the active one); logStartOffset advances. */
-  async deleteOldestSegments(count: number): Promise<void> {
-    const doomed = this.segments.slice(0, Math.min(count, this.segments.length - 1));
-    if (doomed.length === 0) return;
-    this.segments = this.segments.slice(doomed.length);
-    for (const segment of doomed) {
+  /**
+   * Runs retention or compaction work; close and deletion wait for it. Skipped (resolving
+   * undefined) once the partition is closed or offline.
+   */
+  async maintain<T>(work: () => Promise<T>): Promise<T | undefined> {
+    if (this.closed || this.failure !== null) return undefined;
+    const task = work();
+    const tracked = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.background.add(tracked);
+    try {
+      return await task;
+    } finally {
+      this.background.delete(tracked);
+    }
+  }
+
+  /**
+   * Removes closed segments (retention, or compaction leaving nothing): out of the log first,
+   * then their files, oldest first and durably, so a crash leaves a contiguous suffix.
+   */
+  async dropSegments(doomed: readonly Segment[]): Promise<void> {
+    const removing = new Set(doomed.filter((segment) => segment !== this.active));
+    if (removing.size === 0) return;
+    this.segments = this.segments.filter((segment) => !removing.has(segment));
+    for (const segment of removing) {
       await unlinkDurably(this.directory, [
         path.basename(segment.logPath),
         path.basename(segment.indexPath),
@@ -215,10 +254,12 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   /** Swaps a closed segment for its rewritten version (already renamed into place). */
-  async replaceSegment(old: Segment, replacement: Segment | null): Promise<void> {
-    this.segments = this.segments.flatMap((segment) =>
-      segment !== old ? [segment] : replacement === null ? [] : [replacement],
-    );
+  async replaceSegment(old: Segment, replacement: Segment): Promise<void> {
+    if (this.closed) {
+      await replacement.retire();
+      return;
+    }
+    this.segments = this.segments.map((segment) => (segment === old ? replacement : segment));
     await old.retire();
   }
 
@@ -319,10 +360,12 @@ export class DiskPartitionLog implements PartitionLog {
     }
     this.segments = [...this.segments, next];
     const snapshot = this.producers.serialize(closing.nextOffset);
+    this.closing.add(closing);
     const task = (async () => {
       await this.flusher.flushNow();
       await closing.writeIndex();
       await this.writeProducerSnapshot(closing.nextOffset, snapshot);
+      this.closing.delete(closing);
     })().catch((error: unknown) => {
       if (!this.closed) this.fail('segment close', error);
     });

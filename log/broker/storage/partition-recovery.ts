@@ -64,6 +64,11 @@ export async function recoverPartition(
         await removeSegments(directory, files.logOffsets.slice(position));
         break;
       }
+      if (previous !== undefined && baseOffset > previous.nextOffset)
+        options.logger.warn(
+          { ...where, fromOffset: previous.nextOffset, toOffset: baseOffset },
+          'offsets between two segments are absent: a segment file is missing, or compaction removed them',
+        );
       const defect = needsScan ? await rebuildSegment(segment, options.indexIntervalBytes) : null;
       if (segment.sizeBytes === 0 && !isLast && defect === null) {
         options.logger.warn(
@@ -106,7 +111,7 @@ export async function recoverPartition(
 }
 
 /** Rescans a segment with CRC checks; cuts (durably) an unsound tail. Returns the defect, if any. */
-async function rebuildSegment(
+export async function rebuildSegment(
   segment: Segment,
   indexIntervalBytes: number,
 ): Promise<string | null> {
