@@ -287,6 +287,8 @@ export class DiskPartitionLog implements PartitionLog {
       this.wakeWaiters(true);
       await Promise.all(this.segments.map((segment) => segment.retire()));
     }
+    // An offline partition must not let the store record a clean shutdown.
+    if (this.failure !== null) throw this.failure;
   }
 
   /** Closes without flushing or writing anything (the partition is being deleted). */
@@ -308,8 +310,7 @@ export class DiskPartitionLog implements PartitionLog {
     const verdict = this.producers.checkEntry(headers);
     if (verdict.kind === 'duplicate')
       return { baseOffset: verdict.baseOffset, lastOffset: verdict.lastOffset, duplicate: true };
-    const recordOffsets = headers.reduce((total, header) => total + header.lastOffsetDelta + 1, 0);
-    if (this.mustRoll(entry.length, recordOffsets, config)) await this.roll();
+    if (this.mustRoll(entry.length, headers, config)) await this.roll();
     const active = this.active;
     const baseOffset = active.nextOffset;
     let offset = baseOffset;
@@ -330,14 +331,24 @@ export class DiskPartitionLog implements PartitionLog {
     return { baseOffset, lastOffset: offset - 1, duplicate: false };
   }
 
-  private mustRoll(entryBytes: number, recordOffsets: number, config: TopicConfig): boolean {
+  /**
+   * Size, relative-offset room, and segment.ms the way Kafka measures it: the entry's newest
+   * timestamp against the segment's first batch (client clocks, not the broker's).
+   */
+  private mustRoll(
+    entryBytes: number,
+    headers: readonly BatchHeader[],
+    config: TopicConfig,
+  ): boolean {
     const active = this.active;
     if (active.sizeBytes === 0) return false;
+    const recordOffsets = headers.reduce((total, header) => total + header.lastOffsetDelta + 1, 0);
+    const newestTimestampMs = Math.max(...headers.map((header) => header.maxTimestamp));
     return (
       active.sizeBytes + entryBytes > config.segmentBytes ||
       active.nextOffset + recordOffsets - active.baseOffset > MAX_RELATIVE_OFFSET ||
       (active.firstBatchTimestampMs >= 0 &&
-        Date.now() - active.firstBatchTimestampMs >= config.segmentMs)
+        newestTimestampMs - active.firstBatchTimestampMs >= config.segmentMs)
     );
   }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import {
   StoreError,
@@ -222,4 +224,20 @@ test('disk usage counts segment bytes', async (t) => {
   const batch = filledBatch(1, 1, 10_000);
   await partitionOf(store, 't').append(Buffer.from(batch), { durable: true });
   assert.equal(store.diskUsageBytes() - before, batch.length);
+});
+
+test('segment.ms closes a segment once batch timestamps span it', async (t) => {
+  const dataDir = await tempDir(t, 'store');
+  const store = await openTestStore(dataDir);
+  await store.createTopic('t', 1, { segmentMs: 60_000 });
+  const log = partitionOf(store, 't');
+  const segments = async () =>
+    (await readdir(path.join(dataDir.path, 'topics', 't', '0'))).filter((name) =>
+      name.endsWith('.log'),
+    ).length;
+  await log.append(filledBatch(1, 1, 10, { baseTimestampMs: 1_000_000 }), { durable: true });
+  await log.append(filledBatch(2, 1, 10, { baseTimestampMs: 1_059_999 }), { durable: true });
+  assert.equal(await segments(), 1);
+  await log.append(filledBatch(3, 1, 10, { baseTimestampMs: 1_060_000 }), { durable: true });
+  assert.equal(await segments(), 2);
 });
