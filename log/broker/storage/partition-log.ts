@@ -13,19 +13,19 @@
  *   - after a failed write or fsync the partition is offline (KAFKA_STORAGE_ERROR) until the
  *     store is reopened and recovery has rechecked the tail.
  */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDirectory, unlinkDurably, writeFileAtomic } from './durable-file.js';
+import { fsyncDirectory, unlinkDurably } from './durable-file.js';
 import { StoreError } from './errors.js';
 import type { CompactionState } from './compaction.js';
 import { FlushScheduler } from './flush-scheduler.js';
-import { SNAPSHOT_SUFFIX, type PartitionLocation } from './partition-recovery.js';
+import { HighWatermarkWaiters } from './high-watermark-waiters.js';
+import type { PartitionLocation } from './partition-recovery.js';
+import { writeProducerSnapshot } from './producer-snapshots.js';
 import type { ProducerStateTable } from './producer-state.js';
 import { writeBaseOffset, type BatchHeader } from './record-batch-header.js';
 import { validateProducedEntry } from './record-batch-validation.js';
-import { Segment, segmentFileStem } from './segment.js';
-import { readBatchesFrom } from './segment-reader.js';
-import { scanSegmentFile } from './segment-scanner.js';
+import { Segment } from './segment.js';
+import { findBatchByTimestamp, readBatchesFrom, segmentHolding } from './segment-reader.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -36,7 +36,6 @@ import type {
 } from './store.js';
 
 const MAX_RELATIVE_OFFSET = 0xffff_ffff;
-const SNAPSHOTS_KEPT = 2;
 const EMPTY = Buffer.alloc(0);
 
 export interface PartitionRuntime {
@@ -45,11 +44,6 @@ export interface PartitionRuntime {
   readonly indexIntervalBytes: number;
   readonly flushIntervalMs: number;
   readonly logger: StoreLogger;
-}
-
-interface Waiter {
-  readonly offset: number;
-  readonly wake: () => void;
 }
 
 export class DiskPartitionLog implements PartitionLog {
@@ -69,7 +63,7 @@ export class DiskPartitionLog implements PartitionLog {
     tombstoneDeadlineMs: Number.POSITIVE_INFINITY,
   };
   private readonly flusher: FlushScheduler;
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new HighWatermarkWaiters();
   private failure: StoreError | null = null;
   private closed = false;
 
@@ -122,7 +116,6 @@ export class DiskPartitionLog implements PartitionLog {
     const { baseOffset, lastOffset, duplicate } = await appended;
     if (options.durable) {
       if (this.durableOffset <= lastOffset) await this.flusher.flushNow();
-      this.assertOnline();
     } else if (this.durableOffset <= lastOffset)
       this.flusher.flushWithin(this.runtime.flushIntervalMs);
     return { baseOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset(), duplicate };
@@ -153,45 +146,17 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.durableOffset > offset || this.closed || this.failure !== null || signal?.aborted)
+    if (this.durableOffset > offset || this.closed || this.failure !== null)
       return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
-        this.waiters.delete(waiter);
-        resolve();
-      };
-      const waiter: Waiter = { offset, wake: finish };
-      const timer = setTimeout(finish, timeoutMs);
-      signal?.addEventListener('abort', finish, { once: true });
-      this.waiters.add(waiter);
-    });
+    return this.waiters.wait(offset, timeoutMs, signal);
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<number | null> {
     this.assertOnline();
     const logStartOffset = this.logStartOffset();
-    const found = await this.withSegmentsFrom(logStartOffset, async (segment, limitBytes) => {
-      if (segment.maxTimestampMs < timestampMs) return null;
-      let offset: number | null = null;
-      await scanSegmentFile(
-        segment.fileHandle,
-        {
-          startBytes: segment.index.positionForTimestamp(timestampMs),
-          endBytes: limitBytes,
-          minBaseOffset: 0,
-          verifyCrc: false,
-          chunkBytes: 64 * 1024,
-        },
-        ({ header }) => {
-          if (header.maxTimestamp < timestampMs) return true;
-          offset = header.baseOffset;
-          return false;
-        },
-      );
-      return offset;
-    });
+    const found = await this.withSegmentsFrom(logStartOffset, (segment, limitBytes) =>
+      findBatchByTimestamp(segment, timestampMs, limitBytes),
+    );
     return found === null ? null : Math.max(found, logStartOffset);
   }
 
@@ -278,13 +243,14 @@ export class DiskPartitionLog implements PartitionLog {
       if (this.failure === null) {
         await this.flusher.flushNow();
         await this.active.writeIndex();
-        await this.writeProducerSnapshot(
+        await writeProducerSnapshot(
+          this.directory,
           this.active.nextOffset,
           this.producers.serialize(this.active.nextOffset),
         );
       }
     } finally {
-      this.wakeWaiters(true);
+      this.waiters.wakeAll();
       await Promise.all(this.segments.map((segment) => segment.retire()));
     }
     // An offline partition must not let the store record a clean shutdown.
@@ -297,7 +263,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.flusher.cancelTimer();
     await this.appendChain;
     await Promise.allSettled([...this.background]);
-    this.wakeWaiters(true);
+    this.waiters.wakeAll();
     await Promise.all(this.segments.map((segment) => segment.retire()));
   }
 
@@ -375,25 +341,13 @@ export class DiskPartitionLog implements PartitionLog {
     const task = (async () => {
       await this.flusher.flushNow();
       await closing.writeIndex();
-      await this.writeProducerSnapshot(closing.nextOffset, snapshot);
+      await writeProducerSnapshot(this.directory, closing.nextOffset, snapshot);
       this.closing.delete(closing);
     })().catch((error: unknown) => {
       if (!this.closed) this.fail('segment close', error);
     });
     this.background.add(task);
     void task.finally(() => this.background.delete(task));
-  }
-
-  private async writeProducerSnapshot(offset: number, snapshot: Buffer): Promise<void> {
-    await writeFileAtomic(
-      path.join(this.directory, segmentFileStem(offset) + SNAPSHOT_SUFFIX),
-      snapshot,
-    );
-    const older = (await readdir(this.directory))
-      .filter((name) => name.endsWith(SNAPSHOT_SUFFIX))
-      .sort()
-      .slice(0, -SNAPSHOTS_KEPT);
-    if (older.length > 0) await unlinkDurably(this.directory, older);
   }
 
   /** The group-commit flush: fsyncs every segment written so far, then publishes the new end. */
@@ -411,7 +365,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.durableOffset = endOffset;
     this.durableSegmentBase = active.baseOffset;
     this.durablePositionBytes = endPositionBytes;
-    this.wakeWaiters(false);
+    this.waiters.advance(endOffset);
   }
 
   /**
@@ -427,7 +381,7 @@ export class DiskPartitionLog implements PartitionLog {
       const segments = this.segments;
       const segment =
         after < 0
-          ? segments[segmentIndexFor(segments, offset)]
+          ? segmentHolding(segments, offset)
           : segments.find((candidate) => candidate.baseOffset > after);
       if (segment === undefined || segment.baseOffset > this.durableSegmentBase) return null;
       after = segment.baseOffset;
@@ -446,10 +400,6 @@ export class DiskPartitionLog implements PartitionLog {
         segment.release();
       }
     }
-  }
-
-  private wakeWaiters(all: boolean): void {
-    for (const waiter of this.waiters) if (all || this.durableOffset > waiter.offset) waiter.wake();
   }
 
   private assertOnline(): void {
@@ -478,7 +428,7 @@ export class DiskPartitionLog implements PartitionLog {
         { topic: this.topic, partition: this.partition, operation, error: this.failure.message },
         'partition taken offline after an I/O failure',
       );
-      this.wakeWaiters(true);
+      this.waiters.wakeAll();
     }
     return this.failure;
   }
@@ -486,19 +436,4 @@ export class DiskPartitionLog implements PartitionLog {
   private label(): string {
     return `${this.topic}-${this.partition}`;
   }
-}
-
-/** Index of the last segment whose base offset is ≤ `offset` (0 when none is). */
-function segmentIndexFor(segments: readonly Segment[], offset: number): number {
-  let low = 0;
-  let high = segments.length - 1;
-  let found = 0;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    if ((segments[middle]?.baseOffset ?? Infinity) <= offset) {
-      found = middle;
-      low = middle + 1;
-    } else high = middle - 1;
-  }
-  return found;
 }

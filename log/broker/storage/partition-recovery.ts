@@ -11,12 +11,12 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, TEMPORARY_SUFFIX, unlinkDurably } from './durable-file.js';
 import { ProducerStateTable } from './producer-state.js';
+import { SNAPSHOT_SUFFIX, snapshotFileName } from './producer-snapshots.js';
 import { lastOffsetOf } from './record-batch-header.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, Segment, segmentFileStem } from './segment.js';
 import { scanSegmentFile } from './segment-scanner.js';
 import type { StoreLogger } from './store.js';
 
-export const SNAPSHOT_SUFFIX = '.snapshot';
 /** Suffix of a compacted segment not yet swapped in; garbage after a crash. */
 export const CLEANED_SUFFIX = '.cleaned';
 const STEM_PATTERN = /^(\d{20})(\.log|\.index|\.snapshot)$/;
@@ -145,7 +145,7 @@ async function rebuildProducerState(
       stale.push(offset);
       continue;
     }
-    const snapshotPath = path.join(location.directory, segmentFileStem(offset) + SNAPSHOT_SUFFIX);
+    const snapshotPath = path.join(location.directory, snapshotFileName(offset));
     if (producers.load(await readFile(snapshotPath)) === offset) {
       from = offset;
       break;
@@ -159,7 +159,7 @@ async function rebuildProducerState(
   if (stale.length > 0)
     await unlinkDurably(
       location.directory,
-      stale.map((offset) => segmentFileStem(offset) + SNAPSHOT_SUFFIX),
+      stale.map((offset) => snapshotFileName(offset)),
     );
   for (const segment of segments) {
     if (segment.nextOffset <= from) continue;

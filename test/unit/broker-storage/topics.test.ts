@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
@@ -128,4 +128,27 @@ test('a second open of the same data directory is refused', async (t) => {
   const dataDir = await tempDir(t, 'topics');
   await openTestStore(dataDir);
   await assert.rejects(openTestStore(dataDir), isStoreError('KAFKA_STORAGE_ERROR', /already open/));
+});
+
+test('half-created, half-deleted and half-grown topics left by a crash are cleared on open', async (t) => {
+  const dataDir = await tempDir(t, 'topics');
+  let store = await openTestStore(dataDir);
+  await store.createTopic('kept', 2, {});
+  await store.close();
+  await mkdir(path.join(dataDir.path, 'staging', 'half-created', '0'), { recursive: true });
+  await mkdir(path.join(dataDir.path, 'deleting', 'gone.1234', '0'), { recursive: true });
+  await mkdir(path.join(dataDir.path, 'topics', 'kept', '2'));
+  await writeFile(path.join(dataDir.path, 'topics', 'kept', '2', '00000000000000000000.log'), 'x');
+  store = await openTestStore(dataDir);
+  assert.deepEqual(await readdir(path.join(dataDir.path, 'staging')), []);
+  assert.deepEqual(await readdir(path.join(dataDir.path, 'deleting')), []);
+  assert.deepEqual((await readdir(path.join(dataDir.path, 'topics', 'kept'))).sort(), [
+    '0',
+    '1',
+    'topic.json',
+  ]);
+  assert.equal(store.topic('kept')?.partitions, 2);
+  const grown = await store.createPartitions('kept', 3);
+  assert.equal(grown.partitions, 3);
+  assert.equal(store.partition('kept', 2)?.highWatermark(), 0);
 });
