@@ -6,7 +6,7 @@
  * Invariants:
  * - A rebalance completes when every known member has a JoinGroup waiting (or when the
  *   longest rebalance timeout passes: members that did not rejoin are removed), and never
- *   before `joinNotBeforeMs` (the initial delay that lets a starting group gather members).
+ *   while the initial delay runs (it lets a group that starts empty gather its members).
  * - Each completed rebalance bumps the generation; only the current generation's members
  *   may sync, heartbeat or commit.
  * - A member whose session times out is removed and the group rebalances; a member waiting
@@ -261,6 +261,7 @@ export class GroupCoordinator {
     this.closed = true;
     for (const group of this.groups.values()) {
       clearTimeout(group.joinTimer);
+      clearTimeout(group.initialDelayTimer);
       for (const member of group.members.values()) {
         clearTimeout(member.sessionTimer);
         member.joinWaiter?.(joinError(errorCode('COORDINATOR_NOT_AVAILABLE'), member.memberId));
@@ -354,21 +355,25 @@ export class GroupCoordinator {
         member.syncWaiter = undefined;
       }
     }
-    const now = Date.now();
     const rebalanceTimeoutMs = Math.max(
       0,
       ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs),
     );
-    group.joinNotBeforeMs =
+    const initialDelayMs =
       group.state === 'Empty'
-        ? now + Math.min(this.options.initialRebalanceDelayMs, rebalanceTimeoutMs)
-        : now;
+        ? Math.min(this.options.initialRebalanceDelayMs, rebalanceTimeoutMs)
+        : 0;
     group.state = 'PreparingRebalance';
     clearTimeout(group.joinTimer);
     // Force completion at the rebalance timeout: members that did not rejoin are dropped.
     group.joinTimer = setTimeout(() => this.completeJoin(group), rebalanceTimeoutMs);
-    if (group.joinNotBeforeMs > now) {
-      setTimeout(() => this.tryCompleteJoin(group), group.joinNotBeforeMs - now).unref();
+    clearTimeout(group.initialDelayTimer);
+    group.initialDelayTimer = undefined;
+    if (initialDelayMs > 0) {
+      group.initialDelayTimer = setTimeout(() => {
+        group.initialDelayTimer = undefined;
+        this.tryCompleteJoin(group);
+      }, initialDelayMs);
     }
     this.options.logger.debug(
       { groupId: group.groupId, generationId: group.generationId },
@@ -378,7 +383,7 @@ export class GroupCoordinator {
   }
 
   private tryCompleteJoin(group: Group): void {
-    if (group.state !== 'PreparingRebalance' || Date.now() < group.joinNotBeforeMs) return;
+    if (group.state !== 'PreparingRebalance' || group.initialDelayTimer !== undefined) return;
     for (const member of group.members.values()) if (member.joinWaiter === undefined) return;
     this.completeJoin(group);
   }
@@ -386,7 +391,9 @@ export class GroupCoordinator {
   private completeJoin(group: Group): void {
     if (group.state !== 'PreparingRebalance' || this.groups.get(group.groupId) !== group) return;
     clearTimeout(group.joinTimer);
+    clearTimeout(group.initialDelayTimer);
     group.joinTimer = undefined;
+    group.initialDelayTimer = undefined;
     for (const member of [...group.members.values()]) {
       if (member.joinWaiter === undefined) {
         this.options.logger.info(

@@ -39,8 +39,8 @@ export interface Group {
   readonly members: Map<string, GroupMember>;
   /** Ids handed out with MEMBER_ID_REQUIRED (JoinGroup v4+) that have not joined yet. */
   readonly pendingMemberIds: Set<string>;
-  /** No rebalance completes before this time (the initial-join delay of an empty group). */
-  joinNotBeforeMs: number;
+  /** Runs while an empty group gathers members; no rebalance completes meanwhile. */
+  initialDelayTimer: NodeJS.Timeout | undefined;
   joinTimer: NodeJS.Timeout | undefined;
 }
 
@@ -54,7 +54,7 @@ export function createGroup(groupId: string): Group {
     leaderId: null,
     members: new Map(),
     pendingMemberIds: new Set(),
-    joinNotBeforeMs: 0,
+    initialDelayTimer: undefined,
     joinTimer: undefined,
   };
 }
