@@ -15,8 +15,9 @@ import type { BrokerContext } from './handlers/request-context.js';
 import { createRequestRouter } from './handlers/request-router.js';
 import { SaslAuthority, type SaslUser } from './sasl/sasl-authority.js';
 import { startServer, type ServerLimits, type ServerMetrics } from './server.js';
+import { openBrokerStore } from './storage/broker-store.js';
 import type { BrokerStore, TopicConfig } from './storage/store.js';
-import { DEFAULT_TOPIC_CONFIG } from './topic-configs.js';
+import { KAFKA_DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from './storage/topic-config.js';
 
 export interface BrokerOptions {
   readonly dataDir: string;
@@ -47,8 +48,8 @@ export interface BrokerOptions {
   /** How often retention runs; default 60 s. */
   readonly retentionIntervalMs?: number;
   readonly logger?: BrokerLogger;
-  /** Opens the store in `dataDir`. */
-  readonly openStore: (
+  /** Opens the store; the durable on-disk store by default (tests may pass another). */
+  readonly openStore?: (
     dataDir: string,
     topicDefaults: TopicConfig,
     logger: BrokerLogger,
@@ -81,8 +82,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   }
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const tlsFiles = options.tls === undefined ? undefined : await readTlsFiles(options.tls);
-  const topicDefaults = { ...DEFAULT_TOPIC_CONFIG, ...options.topicDefaults };
-  const store = await options.openStore(options.dataDir, topicDefaults, logger);
+  let topicDefaults: TopicConfig;
+  try {
+    topicDefaults = resolveTopicConfig(KAFKA_DEFAULT_TOPIC_CONFIG, options.topicDefaults ?? {});
+  } catch (error) {
+    throw optionError(`topicDefaults: ${(error as Error).message}`, error);
+  }
+  const openStore = options.openStore ?? openDiskStore;
+  const store = await openStore(options.dataDir, topicDefaults, logger);
   const coordinator = new GroupCoordinator({
     store,
     logger,
@@ -155,6 +162,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         logger.info({ dataDir: options.dataDir }, 'broker stopped');
       })()),
   };
+}
+
+function openDiskStore(
+  dataDir: string,
+  defaultTopicConfig: TopicConfig,
+  logger: BrokerLogger,
+): Promise<BrokerStore> {
+  return openBrokerStore({ dataDir, defaultTopicConfig, logger });
 }
 
 async function readTlsFiles(files: { certFile: string; keyFile: string }) {

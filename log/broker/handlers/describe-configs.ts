@@ -18,7 +18,8 @@ import type {
   DescribedConfig,
 } from '../protocol/describe-configs.js';
 import { errorCode } from '../protocol/error-codes.js';
-import { TOPIC_CONFIGS } from '../topic-configs.js';
+import type { TopicConfig } from '../storage/store.js';
+import { TOPIC_CONFIG_NAMES } from '../storage/topic-config.js';
 import type { BrokerContext, RequestContext } from './request-context.js';
 
 export function handleDescribeConfigs({ reader, writer, version, broker }: RequestContext): void {
@@ -29,6 +30,19 @@ export function handleDescribeConfigs({ reader, writer, version, broker }: Reque
     resources.map((resource) => describe(broker, resource)),
   );
 }
+
+/** The broker-level names of the topic defaults (Kafka's `log.*` settings). */
+const BROKER_NAMES: Readonly<Record<keyof TopicConfig, string>> = {
+  retentionMs: 'log.retention.ms',
+  retentionBytes: 'log.retention.bytes',
+  cleanupPolicy: 'log.cleanup.policy',
+  maxMessageBytes: 'message.max.bytes',
+  segmentBytes: 'log.segment.bytes',
+  segmentMs: 'log.roll.ms',
+  deleteRetentionMs: 'log.cleaner.delete.retention.ms',
+};
+
+const FIELDS = Object.keys(TOPIC_CONFIG_NAMES) as (keyof TopicConfig)[];
 
 function describe(broker: BrokerContext, resource: ConfigResource): DescribeConfigsResult {
   const { resourceType, resourceName } = resource;
@@ -57,11 +71,11 @@ function describe(broker: BrokerContext, resource: ConfigResource): DescribeConf
       );
     }
     return result(
-      Object.entries(TOPIC_CONFIGS).map(([name, entry]) => {
-        const value = topic.config[entry.field];
-        const isDefault = value === broker.topicDefaults[entry.field];
+      FIELDS.map((field) => {
+        const value = topic.config[field];
+        const isDefault = value === broker.topicDefaults[field];
         return {
-          name,
+          name: TOPIC_CONFIG_NAMES[field],
           value: String(value),
           readOnly: false,
           source: isDefault ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_TOPIC,
@@ -80,9 +94,9 @@ function describe(broker: BrokerContext, resource: ConfigResource): DescribeConf
       ['broker.id', String(broker.nodeId)],
       ['auto.create.topics.enable', String(broker.autoCreateTopics)],
       ['num.partitions', String(broker.defaultPartitions)],
-      ...Object.values(TOPIC_CONFIGS).map((entry): [string, string] => [
-        entry.brokerName,
-        String(broker.topicDefaults[entry.field]),
+      ...FIELDS.map((field): [string, string] => [
+        BROKER_NAMES[field],
+        String(broker.topicDefaults[field]),
       ]),
     ];
     return result(

@@ -3,7 +3,5 @@ import { errorCode } from '../protocol/error-codes.js';
 import { StoreError } from '../storage/store.js';
 
 export function kafkaErrorOf(error: unknown): number {
-  return error instanceof StoreError
-    ? errorCode(error.kafkaError)
-    : errorCode('UNKNOWN_SERVER_ERROR');
+  return error instanceof StoreError ? error.kafkaErrorCode : errorCode('UNKNOWN_SERVER_ERROR');
 }

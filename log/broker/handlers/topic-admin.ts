@@ -16,13 +16,11 @@ import {
   encodeDeleteTopicsResponse,
 } from '../protocol/delete-topics.js';
 import { errorCode, type KafkaErrorName } from '../protocol/error-codes.js';
-import { parseTopicConfig } from '../topic-configs.js';
-import type { TopicConfig } from '../storage/store.js';
+import { StoreError, type TopicConfig } from '../storage/store.js';
+import { parseTopicConfigEntries, resolveTopicConfig } from '../storage/topic-config.js';
+import { validateTopicName } from '../storage/topic-name.js';
 import { kafkaErrorOf } from './kafka-error-of.js';
 import type { BrokerContext, RequestContext } from './request-context.js';
-
-/** Kafka's legal topic names: at most 249 of [a-zA-Z0-9._-], not "." or "..". */
-const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 type Checked =
   | { readonly ok: true; readonly partitions: number; readonly config: TopicConfig }
@@ -35,13 +33,6 @@ const refuse = (name: string, error: KafkaErrorName, message: string): Checked =
 
 function checkCreatable(broker: BrokerContext, topic: CreatableTopic): Checked {
   const { name } = topic;
-  if (!LEGAL_TOPIC_NAME.test(name) || name === '.' || name === '..') {
-    return refuse(
-      name,
-      'INVALID_TOPIC_EXCEPTION',
-      `illegal topic name '${name}': use at most 249 of [a-zA-Z0-9._-]`,
-    );
-  }
   if (broker.store.topic(name) !== undefined) {
     return refuse(name, 'TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
   }
@@ -76,9 +67,15 @@ function checkCreatable(broker: BrokerContext, topic: CreatableTopic): Checked {
       `partition count ${topic.numPartitions}: expected at least 1`,
     );
   }
-  const parsed = parseTopicConfig(topic.configs, broker.topicDefaults);
-  if (!parsed.ok) return refuse(name, 'INVALID_CONFIG', parsed.message);
-  return { ok: true, partitions, config: parsed.config };
+  // Validation the store repeats on create, done here too so validate_only answers the same.
+  try {
+    validateTopicName(name);
+    const overrides = parseTopicConfigEntries(topic.configs.map((c) => [c.name, c.value] as const));
+    return { ok: true, partitions, config: resolveTopicConfig(broker.topicDefaults, overrides) };
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    return refuse(name, error.kafkaError, error.message);
+  }
 }
 
 export async function handleCreateTopics({ reader, writer, version, broker }: RequestContext) {

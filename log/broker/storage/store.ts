@@ -9,22 +9,7 @@
  * crash could take back.
  */
 
-/** Kafka error codes the store reports (numbers from the Kafka protocol's error table). */
-export type StoreErrorCode =
-  | 'CORRUPT_MESSAGE' // 2
-  | 'UNKNOWN_TOPIC_OR_PARTITION' // 3
-  | 'MESSAGE_TOO_LARGE' // 10
-  | 'OFFSET_OUT_OF_RANGE' // 1
-  | 'TOPIC_ALREADY_EXISTS' // 36
-  | 'INVALID_PARTITIONS' // 37
-  | 'INVALID_REPLICATION_FACTOR' // 38
-  | 'INVALID_CONFIG' // 40
-  | 'INVALID_TOPIC_EXCEPTION' // 17
-  | 'OUT_OF_ORDER_SEQUENCE_NUMBER' // 45
-  | 'INVALID_PRODUCER_EPOCH' // 47
-  | 'UNKNOWN_PRODUCER_ID' // 59
-  | 'UNSUPPORTED_FOR_MESSAGE_FORMAT' // 43
-  | 'KAFKA_STORAGE_ERROR'; // 56
+export { KAFKA_ERROR_CODES, StoreError, type StoreErrorCode } from './errors.js';
 
 export interface TopicConfig {
   /** Records older than this are deleted by retention; -1 = forever. */
@@ -34,7 +19,12 @@ export interface TopicConfig {
   readonly cleanupPolicy: 'delete' | 'compact';
   /** Largest record batch accepted, in bytes. */
   readonly maxMessageBytes: number;
+  /** A segment is closed (and becomes eligible for retention and compaction) at this size. */
   readonly segmentBytes: number;
+  /** A non-empty segment older than this (by its first append) is closed at the next append. */
+  readonly segmentMs: number;
+  /** Compacted topics: how long a tombstone (null value) outlives the records it deletes. */
+  readonly deleteRetentionMs: number;
 }
 
 export interface TopicMetadata {
@@ -53,6 +43,7 @@ export interface AppendOptions {
 export interface AppendResult {
   /** Offset assigned to the first record of the first batch (or the original one for a duplicate). */
   readonly baseOffset: number;
+  /** -1: topics keep the producer's CreateTime, which Kafka reports as -1 in ProduceResponse. */
   readonly logAppendTimeMs: number;
   readonly logStartOffset: number;
   /** True when an idempotent producer's retry matched batches already in the log. */
@@ -80,7 +71,8 @@ export interface PartitionLog {
    * Appends the record batches of one Produce partition entry. Validates each batch (magic 2,
    * CRC-32C, lengths, size limit); assigns offsets by rewriting baseOffset; checks and
    * advances idempotent-producer sequences; rejects the whole entry on the first bad batch.
-   * Throws `StoreError`.
+   * Throws `StoreError`. The store takes the buffer over: it rewrites the baseOffset fields
+   * in place and writes it to the segment as is, so the caller must not reuse it.
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult>;
   /** Throws `StoreError('OFFSET_OUT_OF_RANGE')` outside [logStartOffset, highWatermark]. */
@@ -131,14 +123,26 @@ export interface BrokerStore {
   close(): Promise<void>;
 }
 
-export class StoreError extends Error {
-  constructor(
-    readonly kafkaError: StoreErrorCode,
-    message: string,
-    /** For duplicates of older batches the store cannot place exactly. */
-    readonly details: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-    this.name = 'StoreError';
-  }
+/** Structured logging, pino-compatible: `logger.warn({ topic, partition }, 'truncated …')`. */
+export interface StoreLogger {
+  info(fields: Readonly<Record<string, unknown>>, message: string): void;
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+  error(fields: Readonly<Record<string, unknown>>, message: string): void;
 }
+
+export interface BrokerStoreOptions {
+  /** Created if missing; one store per directory (a second open is refused). */
+  readonly dataDir: string;
+  readonly logger?: StoreLogger;
+  /** Config of topics created without an explicit value (Kafka's defaults otherwise). */
+  readonly defaultTopicConfig?: Partial<TopicConfig>;
+  /** acks=0/1 appends become durable (and visible to consumers) within about this long. Default 10. */
+  readonly flushIntervalMs?: number;
+  /** Bytes of log between two sparse index entries. Default 4096 (Kafka's index.interval.bytes). */
+  readonly indexIntervalBytes?: number;
+  /** Idempotent-producer state is dropped this long after the producer's last append. Default 7 days. */
+  readonly producerIdExpirationMs?: number;
+}
+
+/** Opens (creating or recovering) the store in `options.dataDir`; see `broker-store.ts`. */
+export type OpenBrokerStore = (options: BrokerStoreOptions) => Promise<BrokerStore>;

@@ -6,7 +6,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startBroker, type BrokerOptions, type RunningBroker } from '../../log/broker/broker.js';
-import { openTestStore } from './test-store.js';
 
 export interface TestBroker extends RunningBroker {
   readonly dataDir: string;
@@ -22,7 +21,6 @@ export async function startTestBroker(
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'extentlog-broker-')));
   const broker = await startBroker({
     port: 0,
-    openStore: openTestStore,
     groups: { initialRebalanceDelayMs: 50, ...options.groups },
     ...options,
     dataDir,
