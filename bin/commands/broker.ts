@@ -18,6 +18,7 @@ options:
   --port N                listen port (default 9092; 0 picks a free one)
   --host H                listen address (default 127.0.0.1)
   --advertised-host H     host clients are told to connect to (default: the listen address)
+  --advertised-port N     port clients are told to connect to (default: the listen port)
   --node-id N             broker id reported in metadata (default 0)
   --tls-cert FILE         PEM certificate; with --tls-key the listener speaks TLS only
   --tls-key FILE          PEM private key
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: 'string', default: '9092' },
         host: { type: 'string', default: '127.0.0.1' },
         'advertised-host': { type: 'string' },
+        'advertised-port': { type: 'string' },
         'node-id': { type: 'string', default: '0' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },

@@ -27,6 +27,8 @@ export interface BrokerOptions {
   readonly port?: number;
   /** Host clients are told to connect to; defaults to the listen host. */
   readonly advertisedHost?: string;
+  /** Port clients are told to connect to (behind a proxy or NAT); defaults to the listen port. */
+  readonly advertisedPort?: number;
   readonly nodeId?: number;
   readonly clusterId?: string;
   /** PEM files; when given, the listener speaks TLS only. */
@@ -102,7 +104,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const context: BrokerContext = {
     nodeId,
     clusterId: options.clusterId ?? 'extentlog',
-    advertised: () => ({ host: options.advertisedHost ?? listening.host, port: listening.port }),
+    advertised: () => ({
+      host: options.advertisedHost ?? listening.host,
+      port: options.advertisedPort ?? listening.port,
+    }),
     store,
     coordinator,
     topicDefaults,

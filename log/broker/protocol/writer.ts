@@ -27,6 +27,10 @@ export class Writer {
     return this.flushedBytes + this.scratchUsed - this.scratchStart;
   }
 
+  /**
+   * Reserves `lengthBytes` in the scratch buffer and returns their position. May replace
+   * `this.scratch`: call it before reading `this.scratch` for the write.
+   */
   private room(lengthBytes: number): number {
     if (this.scratchUsed + lengthBytes > this.scratch.length) {
       this.flushScratch();
@@ -48,7 +52,8 @@ export class Writer {
   }
 
   int8(value: number): this {
-    this.scratch.writeInt8(value, this.room(1));
+    const at = this.room(1);
+    this.scratch.writeInt8(value, at);
     return this;
   }
 
@@ -57,12 +62,14 @@ export class Writer {
   }
 
   int16(value: number): this {
-    this.scratch.writeInt16BE(value, this.room(2));
+    const at = this.room(2);
+    this.scratch.writeInt16BE(value, at);
     return this;
   }
 
   int32(value: number): this {
-    this.scratch.writeInt32BE(value, this.room(4));
+    const at = this.room(4);
+    this.scratch.writeInt32BE(value, at);
     return this;
   }
 
@@ -79,7 +86,8 @@ export class Writer {
     if (value === null) return this.int16(-1);
     const lengthBytes = Buffer.byteLength(value);
     this.int16(lengthBytes);
-    this.scratch.write(value, this.room(lengthBytes), lengthBytes, 'utf8');
+    const at = this.room(lengthBytes);
+    this.scratch.write(value, at, lengthBytes, 'utf8');
     return this;
   }
 
@@ -104,7 +112,8 @@ export class Writer {
       this.chunks.push(value);
       this.flushedBytes += value.length;
     } else {
-      value.copy(this.scratch, this.room(value.length));
+      const at = this.room(value.length);
+      value.copy(this.scratch, at);
     }
     return this;
   }
