@@ -91,7 +91,7 @@ export async function createLogClient(options: LogClientOptions): Promise<LogCli
       const producer = new KafkajsProducer(raw, {
         maxInFlightBytes: producerOptions.maxInFlightBytes ?? defaults.maxInFlightBytes ?? 64 * MiB,
         maxRequestBytes: defaults.maxRequestBytes ?? 32 * MiB,
-        maxBatchBytes: defaults.maxBatchBytes ?? 8 * MiB,
+        maxBatchBytes: producerOptions.maxBatchBytes ?? defaults.maxBatchBytes ?? 8 * MiB,
         compression: producerOptions.compression ?? 'none',
       });
       const close = () => producer.close();

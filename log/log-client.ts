@@ -60,6 +60,8 @@ export interface PartitionOffsets {
 export interface ProducerOptions {
   /** Upper bound on bytes handed to `send` but not yet acknowledged; `send` waits above it. */
   readonly maxInFlightBytes?: number;
+  /** Largest record batch per partition in one request: keep it below the topic's max.message.bytes. */
+  readonly maxBatchBytes?: number;
   readonly compression?: 'none' | 'gzip';
 }
 

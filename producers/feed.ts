@@ -40,6 +40,8 @@ export interface FeedOptions {
   readonly heartbeatIntervalMs: number;
   readonly limits: CycleLimits;
   readonly maxInFlightBytes: number;
+  /** Largest batch per request; the topic's max.message.bytes must exceed it. */
+  readonly maxBatchBytes: number;
   readonly diskConcurrency: number;
   /** Settings of the topic when the feed creates it. */
   readonly topicSpec: Omit<TopicSpec, 'topic' | 'partitions'>;
@@ -200,6 +202,7 @@ class DiskWorker {
   async #ensureProducer(): Promise<LogProducer> {
     this.#producer ??= await this.feed.options.log.producer({
       maxInFlightBytes: this.feed.options.maxInFlightBytes,
+      maxBatchBytes: this.feed.options.maxBatchBytes,
     });
     return this.#producer;
   }

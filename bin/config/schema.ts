@@ -51,6 +51,10 @@ export const imageSourceSchema = z.strictObject({
   blockSizeBytes: positiveInt.default(4096),
   /** Where the per-block hash files live; defaults to <dataDir>/state/<feed>. */
   stateDir: z.string().min(1).optional(),
+  /** 'xxh3-128' needs the fileio addon; 'sha256-128' is pure Node.js (slower). */
+  hashAlgorithm: z.enum(['xxh3-128', 'sha256-128']).optional(),
+  /** Skip holes with SEEK_DATA/SEEK_HOLE (needs the fileio addon). */
+  detectHoles: z.boolean().optional(),
 });
 
 export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
@@ -65,6 +69,8 @@ export const feedSchema = z.strictObject({
   minZeroRunBytes: positiveInt.default(64 * 1024),
   readConcurrency: positiveInt.max(64).default(4),
   maxInFlightBytes: positiveInt.default(64 * MiB),
+  /** Records per partition in one produce request, in bytes (the topic accepts this plus 1 MiB). */
+  maxBatchBytes: positiveInt.max(64 * MiB).default(8 * MiB),
   diskConcurrency: positiveInt.default(2),
   /** -1 keeps the feed's records forever; a target can catch up only within retention. */
   retentionMs: z

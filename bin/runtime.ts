@@ -1,0 +1,291 @@
+/**
+ * The composition root of an extentlog process: from a validated configuration it starts
+ * the embedded broker and registry (when no Kafka is configured), the log client, the
+ * codecs, every feed and every target's replay. It is the only place that constructs
+ * adapters; everything else receives what it needs.
+ */
+import path from 'node:path';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Logger } from 'pino';
+import { createLogClient } from '../log/client-factory.js';
+import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
+import type { LogClient } from '../log/log-client.js';
+import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
+import { createRestorePointCodec, type RestorePointCodec } from '../schemas/restore-point-codec.js';
+import type { RestorePoint } from '../schemas/restore-point.js';
+import { createFeed, type Feed } from '../producers/feed.js';
+import { createImageSource } from '../producers/image/image-source.js';
+import type { ChangeSource } from '../producers/source.js';
+import { createFileTarget } from '../consumers/file/file-target.js';
+import { pathTemplate } from '../consumers/file/path-template.js';
+import { createReplay, type Replay } from '../consumers/replay.js';
+import {
+  createRestorePointWriter,
+  readRestorePoints,
+  type RestorePointWriter,
+} from '../consumers/restore-points.js';
+import type { Target } from '../consumers/target.js';
+import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
+
+const MiB = 1024 * 1024;
+
+export interface Runtime {
+  readonly config: ExtentlogConfig;
+  readonly log: LogClient;
+  readonly registry: SchemaRegistry;
+  readonly embedded: EmbeddedServices | null;
+  readonly feeds: ReadonlyMap<string, Feed>;
+  readonly replays: ReadonlyMap<string, Replay>;
+  readonly targets: ReadonlyMap<string, Target>;
+  readonly restorePointCodec: RestorePointCodec;
+  readonly restorePointsTopic: string;
+  /** The latest restore point per `<target>/<feed>/<disk>`, read from the log now. */
+  restorePoints(): Promise<Map<string, RestorePoint>>;
+  close(): Promise<void>;
+}
+
+export function extentsTopic(prefix: string, feed: string): string {
+  return `${prefix}.${feed}.extents`;
+}
+
+export function restorePointsTopic(prefix: string): string {
+  return `${prefix}.restore-points`;
+}
+
+export function replayGroupId(prefix: string, target: string): string {
+  return `${prefix}.target.${target}`;
+}
+
+function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger): ChangeSource {
+  const source = feed.source;
+  switch (source.type) {
+    case 'image':
+      return createImageSource({
+        disks: source.disks.map((disk) => ({ diskId: disk.id, path: disk.path })),
+        stateDir: source.stateDir ?? path.join(config.dataDir, 'state', feed.name),
+        blockSizeBytes: source.blockSizeBytes,
+        ...(source.hashAlgorithm === undefined ? {} : { hashAlgorithm: source.hashAlgorithm }),
+        ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
+        logger: logger.child({ feed: feed.name, source: 'image' }),
+      });
+  }
+}
+
+function buildTarget(target: TargetConfig, logger: Logger): Target {
+  switch (target.type) {
+    case 'file':
+      return createFileTarget({
+        pathFor: pathTemplate(target.path),
+        createFiles: target.createFiles,
+        zeroing: target.zeroing,
+        logger: logger.child({ target: target.name }),
+      });
+  }
+}
+
+export interface RuntimeOptions {
+  /** Start the feeds (default true). */
+  readonly feeds?: boolean;
+  /** Start the targets' replays (default true). */
+  readonly targets?: boolean;
+}
+
+export async function startRuntime(
+  config: ExtentlogConfig,
+  logger: Logger,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) {
+      await closer().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+    }
+  };
+  try {
+    let embedded: EmbeddedServices | null = null;
+    if (config.kafka === undefined) {
+      embedded = await startEmbedded({
+        dataDir: config.dataDir,
+        host: config.embedded.host,
+        port: config.embedded.port,
+        registryPort: config.embedded.registryPort,
+        logger,
+      });
+      closers.push(() => embedded!.close());
+      logger.info(
+        { broker: embedded.brokerAddress, registry: embedded.registryUrl },
+        'embedded broker and schema registry started',
+      );
+    }
+    const log = await createLogClient({
+      connection:
+        config.kafka === undefined
+          ? { brokers: [embedded!.brokerAddress], clientId: 'extentlog' }
+          : {
+              brokers: config.kafka.brokers,
+              clientId: config.kafka.clientId,
+              connectionTimeoutMs: config.kafka.connectionTimeoutMs,
+              requestTimeoutMs: config.kafka.requestTimeoutMs,
+              ...(config.kafka.sasl === undefined ? {} : { sasl: config.kafka.sasl }),
+              ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
+            },
+      logger: logger.child({ component: 'log' }),
+      replicationFactor: config.kafka?.replicationFactor ?? 1,
+    });
+    closers.push(() => log.close());
+    const registry = new SchemaRegistry({
+      host: config.schemaRegistry?.url ?? embedded!.registryUrl,
+    });
+    const prefix = config.topicPrefix;
+    const rpTopic = restorePointsTopic(prefix);
+    await log.admin.ensureTopic({
+      topic: rpTopic,
+      partitions: 1,
+      cleanupPolicy: 'compact',
+      retentionMs: -1,
+    });
+    const restorePointCodec = createRestorePointCodec({ registry, subject: `${rpTopic}-value` });
+    await restorePointCodec.register();
+    const control: ControlChannel = await openControlChannel({ log, prefix });
+    closers.push(() => control.close());
+
+    const codecs = new Map<string, RecordCodec>();
+    for (const feed of config.feeds) {
+      const topic = extentsTopic(prefix, feed.name);
+      const codec = createRecordCodec({ registry, subject: `${topic}-value` });
+      await codec.register();
+      codecs.set(feed.name, codec);
+    }
+
+    const feeds = new Map<string, Feed>();
+    if (options.feeds ?? true) {
+      for (const feedConfig of config.feeds) {
+        const topic = extentsTopic(prefix, feedConfig.name);
+        const feed = createFeed({
+          name: feedConfig.name,
+          topic,
+          source: buildSource(feedConfig, config, logger),
+          log,
+          codec: codecs.get(feedConfig.name)!,
+          logger: logger.child({ feed: feedConfig.name }),
+          intervalMs: feedConfig.intervalMs ?? null,
+          heartbeatIntervalMs: feedConfig.heartbeatIntervalMs,
+          limits: {
+            maxRecordBytes: feedConfig.maxRecordBytes,
+            minZeroRunBytes: feedConfig.minZeroRunBytes,
+            readConcurrency: feedConfig.readConcurrency,
+          },
+          maxInFlightBytes: feedConfig.maxInFlightBytes,
+          maxBatchBytes: Math.max(feedConfig.maxBatchBytes, feedConfig.maxRecordBytes + 64 * 1024),
+          diskConcurrency: feedConfig.diskConcurrency,
+          topicSpec: {
+            retentionMs: feedConfig.retentionMs,
+            retentionBytes: feedConfig.retentionBytes,
+            cleanupPolicy: 'delete',
+            maxMessageBytes:
+              Math.max(feedConfig.maxBatchBytes, feedConfig.maxRecordBytes + 64 * 1024) + MiB,
+          },
+        });
+        await feed.start();
+        closers.push(() => feed.stop());
+        feeds.set(feedConfig.name, feed);
+        const stopListening = await control.listen(
+          `${prefix}.feed.${feedConfig.name}.control`,
+          (message) => {
+            if (message.kind !== 'rebaseline' || message.feed !== feedConfig.name) return;
+            logger.warn(
+              {
+                feed: message.feed,
+                disk: message.disk,
+                by: message.requestedBy,
+                reason: message.reason,
+              },
+              're-baseline requested',
+            );
+            try {
+              feed.requestRebaseline(
+                message.disk,
+                `requested by target ${message.requestedBy}: ${message.reason}`,
+              );
+              feed.syncNow([message.disk]).catch(() => undefined);
+            } catch (error) {
+              logger.warn({ err: error }, 'ignoring a re-baseline request for an unknown disk');
+            }
+          },
+        );
+        closers.push(stopListening);
+      }
+    }
+
+    // Decoding takes the writer schema from each frame's id: one decoder serves every feed.
+    const decoder = createRecordCodec({
+      registry,
+      subject: `${extentsTopic(prefix, 'any')}-value`,
+    });
+    const targets = new Map<string, Target>();
+    const replays = new Map<string, Replay>();
+    const restorePoints = () =>
+      readRestorePoints({ log, topic: rpTopic, codec: restorePointCodec });
+    if ((options.targets ?? true) && config.targets.length > 0) {
+      const known = await restorePoints();
+      for (const targetConfig of config.targets) {
+        const target = buildTarget(targetConfig, logger);
+        targets.set(targetConfig.name, target);
+        closers.push(() => target.close());
+        const writer: RestorePointWriter = createRestorePointWriter({
+          log,
+          topic: rpTopic,
+          codec: restorePointCodec,
+        });
+        closers.push(() => writer.close());
+        const replay = createReplay({
+          targetName: targetConfig.name,
+          target,
+          log,
+          decoder,
+          feeds: targetConfig.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
+          groupId: replayGroupId(prefix, targetConfig.name),
+          restorePoints: writer,
+          lastRestorePoints: known,
+          requestRebaseline: (feed, disk, reason) => {
+            control
+              .send({
+                kind: 'rebaseline',
+                feed,
+                disk,
+                reason,
+                requestedBy: targetConfig.name,
+                requestedAtMs: Date.now(),
+              })
+              .catch((error: unknown) =>
+                logger.warn({ err: error }, 'could not send a re-baseline request'),
+              );
+          },
+          flushIntervalMs: targetConfig.flushIntervalMs,
+          logger: logger.child({ target: targetConfig.name }),
+        });
+        await replay.start();
+        closers.push(() => replay.stop());
+        replays.set(targetConfig.name, replay);
+      }
+    }
+
+    return {
+      config,
+      log,
+      registry,
+      embedded,
+      feeds,
+      replays,
+      targets,
+      restorePointCodec,
+      restorePointsTopic: rpTopic,
+      restorePoints,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
