@@ -123,10 +123,11 @@ export class KafkajsConsumer implements LogConsumer {
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     try {
       await this.#consumer.commitOffsets(
-        offsets.map(({ topic, partition, offset }) => ({
+        offsets.map(({ topic, partition, offset, metadata }) => ({
           topic,
           partition,
           offset: String(offset),
+          ...(metadata === undefined ? {} : { metadata }),
         })),
       );
     } catch (error) {

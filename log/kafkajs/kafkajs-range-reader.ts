@@ -75,6 +75,7 @@ export async function* readRange(
     retry: { retries: 5 },
   });
   const pending: Item[] = [];
+  let current: Item | null = null;
   let wake: (() => void) | null = null;
   const push = (item: Item) => {
     pending.push(item);
@@ -101,6 +102,7 @@ export async function* readRange(
       while (pending.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
       const item = pending.shift()!;
+      current = item;
       if ('error' in item) {
         throw new LogError(
           'EXTENTLOG_ERR_LOG_CONSUME',
@@ -119,10 +121,13 @@ export async function* readRange(
       }
       // Compaction leaves offset gaps: the batch's last offset, not its last message, says how far we got.
       next = Math.max(next, item.lastOffset + 1);
+      current = null;
       item.taken();
     }
   } finally {
-    for (const item of pending.splice(0)) if ('taken' in item) item.taken();
+    // The caller may stop early (return from its for-await): release every batch kafkajs waits on.
+    for (const item of [...(current === null ? [] : [current]), ...pending.splice(0)])
+      if ('taken' in item) item.taken();
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
