@@ -62,7 +62,7 @@ Object.defineProperty(ViewBytesType.prototype, '_read', {
 const viewBytes = new ViewBytesType();
 
 /** Parses a schema with the bigint long and the view bytes (a fresh name registry per call). */
-export function readerType(schema: avro.Schema): avro.Type {
+export function parseAvroType(schema: avro.Schema): avro.Type {
   return avro.Type.forSchema(schema, { registry: { long: bigintLong, bytes: viewBytes } });
 }
 
