@@ -5,7 +5,7 @@
  *   every long is read exactly and each field is converted (and range-checked) by the codec.
  *   Writing accepts bigints and safe-integer numbers.
  * - `bytes` decodes to a view of the frame instead of a copy: WRITE data is up to ~1 MiB
- *   per record and copying it would cost as much as the rest of the decode. A view keeps
+ *   per record and copying it would cost far more than the rest of the decode. A view keeps
  *   the frame alive as long as the data is referenced.
  *
  * The bytes override reads avsc's internal Tap (`buf`, `pos`, `readLong`), stable across
