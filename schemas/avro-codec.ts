@@ -13,7 +13,7 @@ import avro from 'avsc';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { describeError } from '../errors/extentlog-error.js';
 import { walkAvroBody } from './avro-body-walk.js';
-import { readerType } from './avro-types.js';
+import { parseAvroType } from './avro-types.js';
 import {
   FRAME_HEADER_BYTES,
   readFrameSchemaId,
@@ -92,7 +92,7 @@ export function createAvroCodec<T>(
 ): AvroCodec<T> {
   const { label } = definition;
   const schemaText = JSON.stringify(definition.schema);
-  const ownTop = readerType(definition.schema);
+  const ownTop = parseAvroType(definition.schema);
   const ownIsUnion = avro.Type.isType(ownTop, 'union');
   const ownBranches = ownIsUnion ? (ownTop as avro.types.WrappedUnionType).types : [ownTop];
   const readerByName = new Map<string, avro.Type>();
@@ -153,7 +153,7 @@ export function createAvroCodec<T>(
       let top: avro.Type;
       try {
         // Re-parsed with our long and bytes types: the client's own types round longs.
-        top = readerType((fetched as avro.Type).schema({ exportAttrs: true }));
+        top = parseAvroType((fetched as avro.Type).schema({ exportAttrs: true }));
       } catch (error) {
         throw new SchemaError(
           'EXTENTLOG_ERR_SCHEMA_UNREADABLE_SCHEMA',

@@ -5,7 +5,7 @@
  *   every long is read exactly and each field is converted (and range-checked) by the codec.
  *   Writing accepts bigints and safe-integer numbers.
  * - `bytes` decodes to a view of the frame instead of a copy: WRITE data is up to ~1 MiB
- *   per record and copying it would cost as much as the rest of the decode. A view keeps
+ *   per record and copying it would cost far more than the rest of the decode. A view keeps
  *   the frame alive as long as the data is referenced.
  *
  * The bytes override reads avsc's internal Tap (`buf`, `pos`, `readLong`), stable across
@@ -30,21 +30,68 @@ function isLong(value: unknown): value is bigint | number {
     : Number.isSafeInteger(value);
 }
 
-const bigintLong = avro.types.LongType.__with({
-  fromBuffer: (buffer: Buffer) => buffer.readBigInt64LE(0),
-  toBuffer: (value: bigint | number) => {
-    const buffer = Buffer.allocUnsafe(8);
-    buffer.writeBigInt64LE(BigInt(value));
-    return buffer;
+// Longs are handed to avsc as their zigzag varint bytes ("noUnpack"), converted here
+// without BigInt arithmetic where the value fits a double, and written from one scratch
+// buffer that avsc copies from at once.
+const varintScratch = Buffer.alloc(10);
+const ZIGZAG_EXACT_NEGATIVE = 2 ** 52;
+
+function toZigzagVarint(value: bigint | number): Buffer {
+  let length = 0;
+  if (typeof value === 'number' && value >= -ZIGZAG_EXACT_NEGATIVE) {
+    // 2v for v ≥ 0 is exact in a double up to 2^54; -2v-1 is odd and exact only below 2^53
+    let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+    while (zigzag >= 0x80) {
+      varintScratch[length++] = (zigzag % 0x80) | 0x80;
+      zigzag = Math.floor(zigzag / 0x80);
+    }
+    varintScratch[length++] = zigzag;
+  } else {
+    const big = BigInt(value);
+    let zigzag = big >= 0n ? big << 1n : (-big << 1n) - 1n;
+    while (zigzag >= 0x80n) {
+      varintScratch[length++] = Number(zigzag & 0x7fn) | 0x80;
+      zigzag >>= 7n;
+    }
+    varintScratch[length++] = Number(zigzag);
+  }
+  return varintScratch.subarray(0, length);
+}
+
+function fromZigzagVarint(bytes: Buffer): bigint {
+  if (bytes.length <= 7) {
+    // up to 49 bits: plain double arithmetic is exact
+    let zigzag = 0;
+    let scale = 1;
+    for (const byte of bytes) {
+      zigzag += (byte & 0x7f) * scale;
+      scale *= 0x80;
+    }
+    return BigInt(zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2);
+  }
+  let zigzag = 0n;
+  let shift = 0n;
+  for (const byte of bytes) {
+    zigzag |= BigInt(byte & 0x7f) << shift;
+    shift += 7n;
+  }
+  return zigzag & 1n ? -((zigzag + 1n) >> 1n) : zigzag >> 1n;
+}
+
+const bigintLong = avro.types.LongType.__with(
+  {
+    fromBuffer: fromZigzagVarint,
+    toBuffer: toZigzagVarint,
+    fromJSON: (value: unknown) => BigInt(value as string | number),
+    toJSON: (value: bigint) =>
+      value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString(),
+    isValid: isLong,
+    compare: (a: bigint | number, b: bigint | number) => (a < b ? -1 : a > b ? 1 : 0),
   },
-  fromJSON: (value: unknown) => BigInt(value as string | number),
-  toJSON: (value: bigint) =>
-    value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(value)
-      : value.toString(),
-  isValid: isLong,
-  compare: (a: bigint | number, b: bigint | number) => (a < b ? -1 : a > b ? 1 : 0),
-});
+  true,
+);
 
 class ViewBytesType extends avro.types.BytesType {}
 Object.defineProperty(ViewBytesType.prototype, '_read', {
@@ -62,7 +109,7 @@ Object.defineProperty(ViewBytesType.prototype, '_read', {
 const viewBytes = new ViewBytesType();
 
 /** Parses a schema with the bigint long and the view bytes (a fresh name registry per call). */
-export function readerType(schema: avro.Schema): avro.Type {
+export function parseAvroType(schema: avro.Schema): avro.Type {
   return avro.Type.forSchema(schema, { registry: { long: bigintLong, bytes: viewBytes } });
 }
 

@@ -8,6 +8,7 @@
 import { createAvroCodec, type AvroCodec, type AvroCodecOptions } from './avro-codec.js';
 import { loadSchemaFile } from './avro-types.js';
 import type {
+  RecordEnvelope,
   ExtentOp,
   ExtentRecord,
   ExtentlogRecord,
@@ -70,17 +71,12 @@ function checkData(op: ExtentOp, lengthBytes: number, data: Buffer | null): void
   );
 }
 
-function envelopeToAvro(record: ExtentlogRecord) {
-  return {
-    feed: record.feed,
-    disk: record.disk,
-    epoch: checkSafeCount(record.epoch, ['epoch']),
-    seq: checkSafeCount(record.seq, ['seq']),
-  };
-}
-
+// The field objects are written out in full: object spread followed by more properties
+// takes V8's slow path (about 1 µs per record).
 function toAvro(record: ExtentlogRecord) {
-  const envelope = envelopeToAvro(record);
+  const { feed, disk } = record;
+  const epoch = checkSafeCount(record.epoch, ['epoch']);
+  const seq = checkSafeCount(record.seq, ['seq']);
   const strings = utf8BoundBytes(record.feed) + utf8BoundBytes(record.disk);
   switch (record.type) {
     case 'extent': {
@@ -95,7 +91,10 @@ function toAvro(record: ExtentlogRecord) {
           utf8BoundBytes(snapshotId) +
           (record.data?.length ?? 0),
         fields: {
-          ...envelope,
+          feed,
+          disk,
+          epoch,
+          seq,
           offsetBytes: checkSafeCount(record.offsetBytes, ['offsetBytes']),
           lengthBytes: record.lengthBytes,
           op,
@@ -120,7 +119,10 @@ function toAvro(record: ExtentlogRecord) {
           utf8BoundBytes(record.baseReference) +
           utf8BoundBytes(record.rebaselineReason),
         fields: {
-          ...envelope,
+          feed,
+          disk,
+          epoch,
+          seq,
           mode: checkSymbol(record.mode, SYNC_MODES, ['mode']),
           diskSizeBytes: checkSafeCount(record.diskSizeBytes, ['diskSizeBytes']),
           blockSizeBytes: checkSafeCount(record.blockSizeBytes, ['blockSizeBytes']),
@@ -137,7 +139,10 @@ function toAvro(record: ExtentlogRecord) {
         variableBytes:
           strings + utf8BoundBytes(record.digest) + utf8BoundBytes(record.sourceReference),
         fields: {
-          ...envelope,
+          feed,
+          disk,
+          epoch,
+          seq,
           extentCount: checkSafeCount(record.extentCount, ['extentCount']),
           dataBytes: checkSafeCount(record.dataBytes, ['dataBytes']),
           digest: record.digest,
@@ -151,7 +156,10 @@ function toAvro(record: ExtentlogRecord) {
         branch: BRANCHES.heartbeat,
         variableBytes: strings,
         fields: {
-          ...envelope,
+          feed,
+          disk,
+          epoch,
+          seq,
           lastCommittedEpoch: checkOptionalSafeCount(record.lastCommittedEpoch, [
             'lastCommittedEpoch',
           ]),
@@ -169,7 +177,7 @@ function toAvro(record: ExtentlogRecord) {
   }
 }
 
-function envelopeFromAvro(fields: AvroFields) {
+function envelopeFromAvro(fields: AvroFields): RecordEnvelope {
   return {
     feed: fields.feed as string,
     disk: fields.disk as string,
@@ -179,6 +187,7 @@ function envelopeFromAvro(fields: AvroFields) {
 }
 
 function extentFromAvro(fields: AvroFields): ExtentRecord {
+  const envelope = envelopeFromAvro(fields);
   const provenance = fields.provenance as AvroFields;
   const op = fields.op as ExtentOp;
   const lengthBytes = safeCount(fields.lengthBytes as bigint, ['lengthBytes']);
@@ -186,7 +195,10 @@ function extentFromAvro(fields: AvroFields): ExtentRecord {
   checkData(op, lengthBytes, data);
   return {
     type: 'extent',
-    ...envelopeFromAvro(fields),
+    feed: envelope.feed,
+    disk: envelope.disk,
+    epoch: envelope.epoch,
+    seq: envelope.seq,
     offsetBytes: safeCount(fields.offsetBytes as bigint, ['offsetBytes']),
     lengthBytes,
     op,
@@ -203,9 +215,13 @@ function extentFromAvro(fields: AvroFields): ExtentRecord {
 }
 
 function syncBeginFromAvro(fields: AvroFields): SyncBeginRecord {
+  const envelope = envelopeFromAvro(fields);
   return {
     type: 'sync-begin',
-    ...envelopeFromAvro(fields),
+    feed: envelope.feed,
+    disk: envelope.disk,
+    epoch: envelope.epoch,
+    seq: envelope.seq,
     mode: fields.mode as SyncMode,
     diskSizeBytes: safeCount(fields.diskSizeBytes as bigint, ['diskSizeBytes']),
     blockSizeBytes: safeCount(fields.blockSizeBytes as bigint, ['blockSizeBytes']),
@@ -218,9 +234,13 @@ function syncBeginFromAvro(fields: AvroFields): SyncBeginRecord {
 }
 
 function syncCommitFromAvro(fields: AvroFields): SyncCommitRecord {
+  const envelope = envelopeFromAvro(fields);
   return {
     type: 'sync-commit',
-    ...envelopeFromAvro(fields),
+    feed: envelope.feed,
+    disk: envelope.disk,
+    epoch: envelope.epoch,
+    seq: envelope.seq,
     extentCount: safeCount(fields.extentCount as bigint, ['extentCount']),
     dataBytes: safeCount(fields.dataBytes as bigint, ['dataBytes']),
     digest: fields.digest as string,
@@ -231,9 +251,13 @@ function syncCommitFromAvro(fields: AvroFields): SyncCommitRecord {
 }
 
 function heartbeatFromAvro(fields: AvroFields): HeartbeatRecord {
+  const envelope = envelopeFromAvro(fields);
   return {
     type: 'heartbeat',
-    ...envelopeFromAvro(fields),
+    feed: envelope.feed,
+    disk: envelope.disk,
+    epoch: envelope.epoch,
+    seq: envelope.seq,
     lastCommittedEpoch: optionalSafeCount(fields.lastCommittedEpoch as bigint | null, [
       'lastCommittedEpoch',
     ]),

@@ -27,11 +27,18 @@ export function createRestorePointCodec(options: AvroCodecOptions): RestorePoint
           variableBytes: STRINGS.reduce((sum, name) => sum + utf8BoundBytes(point[name]), 0),
         };
       },
-      fromAvro: (_branch, fields) => {
-        const point = { ...fields } as Record<string, unknown>;
-        for (const name of COUNTS) point[name] = safeCount(fields[name] as bigint, [name]);
-        return point as unknown as RestorePoint;
-      },
+      fromAvro: (_branch, fields) => ({
+        target: fields.target as string,
+        feed: fields.feed as string,
+        disk: fields.disk as string,
+        epoch: safeCount(fields.epoch as bigint, ['epoch']),
+        sourceReference: fields.sourceReference as string,
+        digest: fields.digest as string,
+        diskSizeBytes: safeCount(fields.diskSizeBytes as bigint, ['diskSizeBytes']),
+        committedAtMs: safeCount(fields.committedAtMs as bigint, ['committedAtMs']),
+        durableAtMs: safeCount(fields.durableAtMs as bigint, ['durableAtMs']),
+        location: fields.location as string | null,
+      }),
       describe: (point) => `target ${point.target} disk ${point.disk} epoch ${point.epoch}`,
     },
     options,

@@ -368,3 +368,13 @@ test('subjects and versions are soft-deleted, then permanently', async () => {
   });
   assert.deepEqual((await call('GET', '/subjects/gone-value/versions')).body, [1]);
 });
+
+test('concurrent registrations of one new schema make one version with one id', async () => {
+  const schema = record('Raced', [{ name: 'a', type: 'string' }]);
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, () => call('POST', '/subjects/raced-value/versions', { schema })),
+  );
+  const ids = new Set(answers.map(({ body }) => (body as { id: number }).id));
+  assert.equal(ids.size, 1);
+  assert.deepEqual((await call('GET', '/subjects/raced-value/versions')).body, [1]);
+});

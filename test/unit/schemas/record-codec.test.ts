@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type avro from 'avsc';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { readerType } from '../../../schemas/avro-types.js';
+import { parseAvroType } from '../../../schemas/avro-types.js';
 import { SchemaError, type SchemaErrorCode } from '../../../schemas/errors.js';
 import {
   createRecordCodec,
@@ -26,7 +26,7 @@ function rejectsWith(code: SchemaErrorCode, pattern: RegExp) {
 
 /** Frames an Avro body written independently of the codec (avsc with bigint longs). */
 function handFrame(schemaId: number, branch: number, fields: Record<string, unknown>): Buffer {
-  const type = (readerType(EXTENT_RECORD_SCHEMA) as avro.types.WrappedUnionType).types[branch];
+  const type = (parseAvroType(EXTENT_RECORD_SCHEMA) as avro.types.WrappedUnionType).types[branch];
   const body = (type as avro.Type).toBuffer(fields);
   const header = Buffer.alloc(6);
   header.writeInt32BE(schemaId, 1);
