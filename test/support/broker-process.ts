@@ -24,10 +24,13 @@ export async function startBrokerProcess(options: {
   dataDir: string;
   port: number;
   args?: readonly string[];
+  /** Options for node itself (e.g. --cpu-prof). */
+  nodeArgs?: readonly string[];
 }): Promise<BrokerProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       cli,
       'broker',
       '--data-dir',
