@@ -14,10 +14,16 @@
  *         <offset:20>.snapshot       producer state below that offset (producer-state.ts)
  *     staging/  deleting/       topics half created / half deleted (cleared on open)
  */
-import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../../../errors/extentlog-error.js';
-import { fsyncDirectory, ignoreMissing, removeTree } from './durable-file.js';
+import {
+  claimDataDirectory,
+  consumeCleanShutdownMarker,
+  markCleanShutdown,
+  releaseDataDirectory,
+} from './data-directory.js';
+import { removeTree } from './durable-file.js';
 import { StoreError } from './errors.js';
 import { OffsetStore } from './offset-store.js';
 import { DiskPartitionLog } from './partition-log.js';
@@ -37,17 +43,12 @@ import { KAFKA_DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from './topic-config.j
 import { topicCollisionKey, validateTopicName } from './topic-name.js';
 import { TopicRegistry } from './topic-registry.js';
 
-const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
-const LOCK_FILE = 'store.lock';
 const DEFAULT_FLUSH_INTERVAL_MS = 10;
 const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
 const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Kafka's limit on partitions per topic is a broker setting; this one keeps a typo from creating 10^9 directories. */
 const MAX_PARTITIONS = 10_000;
 const SILENT_LOGGER: StoreLogger = { info() {}, warn() {}, error() {} };
-
-/** Data directories open in this process (the lock file guards against other processes). */
-const openDirectories = new Set<string>();
 
 interface OpenTopic {
   metadata: TopicMetadata;
@@ -71,18 +72,21 @@ export async function openBrokerStore(options: BrokerStoreOptions): Promise<Brok
     indexIntervalBytes: options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES,
     producerIdExpirationMs: options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
   };
-  if (openDirectories.has(dataDir))
-    throw storageError(`the store in ${dataDir} is already open in this process`, dataDir);
-  openDirectories.add(dataDir);
+  await mkdir(dataDir, { recursive: true }).catch((error: unknown) => {
+    throw storageError(
+      `cannot create the data directory ${dataDir}: ${describeError(error)}`,
+      dataDir,
+      error,
+    );
+  });
+  await claimDataDirectory(dataDir);
+  let store: DiskBrokerStore | undefined;
   try {
-    await mkdir(dataDir, { recursive: true });
-    await takeLock(dataDir);
     const cleanShutdown = await consumeCleanShutdownMarker(dataDir);
-    const registry = new TopicRegistry(dataDir);
-    const store = new DiskBrokerStore(
+    store = new DiskBrokerStore(
       dataDir,
       settings,
-      registry,
+      new TopicRegistry(dataDir),
       await OffsetStore.open(path.join(dataDir, 'offsets'), settings.logger),
       await ProducerIdAllocator.open(dataDir),
     );
@@ -93,7 +97,8 @@ export async function openBrokerStore(options: BrokerStoreOptions): Promise<Brok
     );
     return store;
   } catch (error) {
-    openDirectories.delete(dataDir);
+    await store?.abandon();
+    await releaseDataDirectory(dataDir);
     if (error instanceof StoreError) throw error;
     throw storageError(
       `cannot open the store in ${dataDir}: ${describeError(error)}`,
@@ -285,16 +290,24 @@ class DiskBrokerStore implements BrokerStore {
           this.dataDir,
           failed.reason,
         );
-      await writeFile(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
-      await fsyncDirectory(this.dataDir);
+      await markCleanShutdown(this.dataDir);
     } finally {
-      await unlink(path.join(this.dataDir, LOCK_FILE)).catch(() => undefined);
-      openDirectories.delete(this.dataDir);
+      await releaseDataDirectory(this.dataDir);
       this.settings.logger.info(
         { dataDir: this.dataDir, clean: failed === undefined },
         'broker store closed',
       );
     }
+  }
+
+  /** Releases what a failed open had opened, writing nothing. */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    const partitions = [...this.open.values()].flatMap((topic) => topic.partitions);
+    await Promise.allSettled([
+      ...partitions.map((partition) => partition.abandon()),
+      this.offsets.close(),
+    ]);
   }
 
   private async retentionPass(nowMs: number): Promise<void> {
@@ -370,46 +383,6 @@ function checkPartitionCount(topic: string, count: number, minimum: number): voi
       `topic ${topic}: partition count must be an integer in [${minimum}, ${MAX_PARTITIONS}], received ${count}`,
       { topic, partitions: count },
     );
-}
-
-/** Refuses a data directory another live process holds; takes over a dead one's lock. */
-async function takeLock(dataDir: string): Promise<void> {
-  const lockPath = path.join(dataDir, LOCK_FILE);
-  try {
-    const holder = Number((await readFile(lockPath, 'utf8')).trim());
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processIsAlive(holder))
-      throw storageError(
-        `the store in ${dataDir} is in use by process ${holder}; stop it or use another data directory`,
-        dataDir,
-      );
-  } catch (error) {
-    if (error instanceof StoreError) throw error;
-    ignoreMissing(error);
-  }
-  await writeFile(lockPath, `${process.pid}\n`);
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True when the last close was clean; the marker is removed (durably) before anything changes. */
-async function consumeCleanShutdownMarker(dataDir: string): Promise<boolean> {
-  const markerPath = path.join(dataDir, CLEAN_SHUTDOWN_FILE);
-  try {
-    await stat(markerPath);
-  } catch (error) {
-    ignoreMissing(error);
-    return false;
-  }
-  await unlink(markerPath);
-  await fsyncDirectory(dataDir);
-  return true;
 }
 
 function storageError(message: string, dataDir: string, cause?: unknown): StoreError {

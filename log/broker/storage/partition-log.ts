@@ -13,18 +13,19 @@
  *   - after a failed write or fsync the partition is offline (KAFKA_STORAGE_ERROR) until the
  *     store is reopened and recovery has rechecked the tail.
  */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDirectory, unlinkDurably, writeFileAtomic } from './durable-file.js';
+import { fsyncDirectory, unlinkDurably } from './durable-file.js';
 import { StoreError } from './errors.js';
+import type { CompactionState } from './compaction.js';
 import { FlushScheduler } from './flush-scheduler.js';
-import { SNAPSHOT_SUFFIX, type PartitionLocation } from './partition-recovery.js';
+import { HighWatermarkWaiters } from './high-watermark-waiters.js';
+import type { PartitionLocation } from './partition-recovery.js';
+import { writeProducerSnapshot } from './producer-snapshots.js';
 import type { ProducerStateTable } from './producer-state.js';
 import { writeBaseOffset, type BatchHeader } from './record-batch-header.js';
 import { validateProducedEntry } from './record-batch-validation.js';
-import { Segment, segmentFileStem } from './segment.js';
-import { readBatchesFrom } from './segment-reader.js';
-import { scanSegmentFile } from './segment-scanner.js';
+import { Segment } from './segment.js';
+import { findBatchByTimestamp, readBatchesFrom, segmentHolding } from './segment-reader.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -35,7 +36,6 @@ import type {
 } from './store.js';
 
 const MAX_RELATIVE_OFFSET = 0xffff_ffff;
-const SNAPSHOTS_KEPT = 2;
 const EMPTY = Buffer.alloc(0);
 
 export interface PartitionRuntime {
@@ -44,11 +44,6 @@ export interface PartitionRuntime {
   readonly indexIntervalBytes: number;
   readonly flushIntervalMs: number;
   readonly logger: StoreLogger;
-}
-
-interface Waiter {
-  readonly offset: number;
-  readonly wake: () => void;
 }
 
 export class DiskPartitionLog implements PartitionLog {
@@ -61,8 +56,14 @@ export class DiskPartitionLog implements PartitionLog {
   private durablePositionBytes: number;
   private appendChain: Promise<unknown> = Promise.resolve();
   private readonly background = new Set<Promise<void>>();
+  /** Rolled segments whose flush, index and snapshot are still being written. */
+  private readonly closing = new Set<Segment>();
+  readonly compactionState: CompactionState = {
+    cleanedThroughOffset: -1,
+    tombstoneDeadlineMs: Number.POSITIVE_INFINITY,
+  };
   private readonly flusher: FlushScheduler;
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new HighWatermarkWaiters();
   private failure: StoreError | null = null;
   private closed = false;
 
@@ -115,7 +116,6 @@ export class DiskPartitionLog implements PartitionLog {
     const { baseOffset, lastOffset, duplicate } = await appended;
     if (options.durable) {
       if (this.durableOffset <= lastOffset) await this.flusher.flushNow();
-      this.assertOnline();
     } else if (this.durableOffset <= lastOffset)
       this.flusher.flushWithin(this.runtime.flushIntervalMs);
     return { baseOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset(), duplicate };
@@ -146,45 +146,17 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.durableOffset > offset || this.closed || this.failure !== null || signal?.aborted)
+    if (this.durableOffset > offset || this.closed || this.failure !== null)
       return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
-        this.waiters.delete(waiter);
-        resolve();
-      };
-      const waiter: Waiter = { offset, wake: finish };
-      const timer = setTimeout(finish, timeoutMs);
-      signal?.addEventListener('abort', finish, { once: true });
-      this.waiters.add(waiter);
-    });
+    return this.waiters.wait(offset, timeoutMs, signal);
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<number | null> {
     this.assertOnline();
     const logStartOffset = this.logStartOffset();
-    const found = await this.withSegmentsFrom(logStartOffset, async (segment, limitBytes) => {
-      if (segment.maxTimestampMs < timestampMs) return null;
-      let offset: number | null = null;
-      await scanSegmentFile(
-        segment.fileHandle,
-        {
-          startBytes: segment.index.positionForTimestamp(timestampMs),
-          endBytes: limitBytes,
-          minBaseOffset: 0,
-          verifyCrc: false,
-          chunkBytes: 64 * 1024,
-        },
-        ({ header }) => {
-          if (header.maxTimestamp < timestampMs) return true;
-          offset = header.baseOffset;
-          return false;
-        },
-      );
-      return offset;
-    });
+    const found = await this.withSegmentsFrom(logStartOffset, (segment, limitBytes) =>
+      findBatchByTimestamp(segment, timestampMs, limitBytes),
+    );
     return found === null ? null : Math.max(found, logStartOffset);
   }
 
@@ -193,19 +165,51 @@ export class DiskPartitionLog implements PartitionLog {
     return this.segments.reduce((total, segment) => total + segment.sizeBytes, 0);
   }
 
-  /** Closed segments wholly below the high watermark: what retention and compaction may touch. */
+  get indexIntervalBytes(): number {
+    return this.runtime.indexIntervalBytes;
+  }
+
+  /**
+   * Closed segments wholly below the high watermark whose index is written: what retention
+   * and compaction may touch.
+   */
   settledSegments(): readonly Segment[] {
     return this.segments.filter(
-      (segment) => segment !== this.active && segment.nextOffset <= this.durableOffset,
+      (segment) =>
+        segment !== this.active &&
+        segment.nextOffset <= this.durableOffset &&
+        !this.closing.has(segment),
     );
   }
 
-  /** Removes the oldest `count` segments (never the active one); logStartOffset advances. */
-  async deleteOldestSegments(count: number): Promise<void> {
-    const doomed = this.segments.slice(0, Math.min(count, this.segments.length - 1));
-    if (doomed.length === 0) return;
-    this.segments = this.segments.slice(doomed.length);
-    for (const segment of doomed) {
+  /**
+   * Runs retention or compaction work; close and deletion wait for it. Skipped (resolving
+   * undefined) once the partition is closed or offline.
+   */
+  async maintain<T>(work: () => Promise<T>): Promise<T | undefined> {
+    if (this.closed || this.failure !== null) return undefined;
+    const task = work();
+    const tracked = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.background.add(tracked);
+    try {
+      return await task;
+    } finally {
+      this.background.delete(tracked);
+    }
+  }
+
+  /**
+   * Removes closed segments (retention, or compaction leaving nothing): out of the log first,
+   * then their files, oldest first and durably, so a crash leaves a contiguous suffix.
+   */
+  async dropSegments(doomed: readonly Segment[]): Promise<void> {
+    const removing = new Set(doomed.filter((segment) => segment !== this.active));
+    if (removing.size === 0) return;
+    this.segments = this.segments.filter((segment) => !removing.has(segment));
+    for (const segment of removing) {
       await unlinkDurably(this.directory, [
         path.basename(segment.logPath),
         path.basename(segment.indexPath),
@@ -215,10 +219,12 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   /** Swaps a closed segment for its rewritten version (already renamed into place). */
-  async replaceSegment(old: Segment, replacement: Segment | null): Promise<void> {
-    this.segments = this.segments.flatMap((segment) =>
-      segment !== old ? [segment] : replacement === null ? [] : [replacement],
-    );
+  async replaceSegment(old: Segment, replacement: Segment): Promise<void> {
+    if (this.closed) {
+      await replacement.retire();
+      return;
+    }
+    this.segments = this.segments.map((segment) => (segment === old ? replacement : segment));
     await old.retire();
   }
 
@@ -237,15 +243,18 @@ export class DiskPartitionLog implements PartitionLog {
       if (this.failure === null) {
         await this.flusher.flushNow();
         await this.active.writeIndex();
-        await this.writeProducerSnapshot(
+        await writeProducerSnapshot(
+          this.directory,
           this.active.nextOffset,
           this.producers.serialize(this.active.nextOffset),
         );
       }
     } finally {
-      this.wakeWaiters(true);
+      this.waiters.wakeAll();
       await Promise.all(this.segments.map((segment) => segment.retire()));
     }
+    // An offline partition must not let the store record a clean shutdown.
+    if (this.failure !== null) throw this.failure;
   }
 
   /** Closes without flushing or writing anything (the partition is being deleted). */
@@ -254,7 +263,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.flusher.cancelTimer();
     await this.appendChain;
     await Promise.allSettled([...this.background]);
-    this.wakeWaiters(true);
+    this.waiters.wakeAll();
     await Promise.all(this.segments.map((segment) => segment.retire()));
   }
 
@@ -267,8 +276,7 @@ export class DiskPartitionLog implements PartitionLog {
     const verdict = this.producers.checkEntry(headers);
     if (verdict.kind === 'duplicate')
       return { baseOffset: verdict.baseOffset, lastOffset: verdict.lastOffset, duplicate: true };
-    const recordOffsets = headers.reduce((total, header) => total + header.lastOffsetDelta + 1, 0);
-    if (this.mustRoll(entry.length, recordOffsets, config)) await this.roll();
+    if (this.mustRoll(entry.length, headers, config)) await this.roll();
     const active = this.active;
     const baseOffset = active.nextOffset;
     let offset = baseOffset;
@@ -289,14 +297,24 @@ export class DiskPartitionLog implements PartitionLog {
     return { baseOffset, lastOffset: offset - 1, duplicate: false };
   }
 
-  private mustRoll(entryBytes: number, recordOffsets: number, config: TopicConfig): boolean {
+  /**
+   * Size, relative-offset room, and segment.ms the way Kafka measures it: the entry's newest
+   * timestamp against the segment's first batch (client clocks, not the broker's).
+   */
+  private mustRoll(
+    entryBytes: number,
+    headers: readonly BatchHeader[],
+    config: TopicConfig,
+  ): boolean {
     const active = this.active;
     if (active.sizeBytes === 0) return false;
+    const recordOffsets = headers.reduce((total, header) => total + header.lastOffsetDelta + 1, 0);
+    const newestTimestampMs = Math.max(...headers.map((header) => header.maxTimestamp));
     return (
       active.sizeBytes + entryBytes > config.segmentBytes ||
       active.nextOffset + recordOffsets - active.baseOffset > MAX_RELATIVE_OFFSET ||
       (active.firstBatchTimestampMs >= 0 &&
-        Date.now() - active.firstBatchTimestampMs >= config.segmentMs)
+        newestTimestampMs - active.firstBatchTimestampMs >= config.segmentMs)
     );
   }
 
@@ -319,27 +337,17 @@ export class DiskPartitionLog implements PartitionLog {
     }
     this.segments = [...this.segments, next];
     const snapshot = this.producers.serialize(closing.nextOffset);
+    this.closing.add(closing);
     const task = (async () => {
       await this.flusher.flushNow();
       await closing.writeIndex();
-      await this.writeProducerSnapshot(closing.nextOffset, snapshot);
+      await writeProducerSnapshot(this.directory, closing.nextOffset, snapshot);
+      this.closing.delete(closing);
     })().catch((error: unknown) => {
       if (!this.closed) this.fail('segment close', error);
     });
     this.background.add(task);
     void task.finally(() => this.background.delete(task));
-  }
-
-  private async writeProducerSnapshot(offset: number, snapshot: Buffer): Promise<void> {
-    await writeFileAtomic(
-      path.join(this.directory, segmentFileStem(offset) + SNAPSHOT_SUFFIX),
-      snapshot,
-    );
-    const older = (await readdir(this.directory))
-      .filter((name) => name.endsWith(SNAPSHOT_SUFFIX))
-      .sort()
-      .slice(0, -SNAPSHOTS_KEPT);
-    if (older.length > 0) await unlinkDurably(this.directory, older);
   }
 
   /** The group-commit flush: fsyncs every segment written so far, then publishes the new end. */
@@ -357,7 +365,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.durableOffset = endOffset;
     this.durableSegmentBase = active.baseOffset;
     this.durablePositionBytes = endPositionBytes;
-    this.wakeWaiters(false);
+    this.waiters.advance(endOffset);
   }
 
   /**
@@ -373,7 +381,7 @@ export class DiskPartitionLog implements PartitionLog {
       const segments = this.segments;
       const segment =
         after < 0
-          ? segments[segmentIndexFor(segments, offset)]
+          ? segmentHolding(segments, offset)
           : segments.find((candidate) => candidate.baseOffset > after);
       if (segment === undefined || segment.baseOffset > this.durableSegmentBase) return null;
       after = segment.baseOffset;
@@ -392,10 +400,6 @@ export class DiskPartitionLog implements PartitionLog {
         segment.release();
       }
     }
-  }
-
-  private wakeWaiters(all: boolean): void {
-    for (const waiter of this.waiters) if (all || this.durableOffset > waiter.offset) waiter.wake();
   }
 
   private assertOnline(): void {
@@ -424,7 +428,7 @@ export class DiskPartitionLog implements PartitionLog {
         { topic: this.topic, partition: this.partition, operation, error: this.failure.message },
         'partition taken offline after an I/O failure',
       );
-      this.wakeWaiters(true);
+      this.waiters.wakeAll();
     }
     return this.failure;
   }
@@ -432,19 +436,4 @@ export class DiskPartitionLog implements PartitionLog {
   private label(): string {
     return `${this.topic}-${this.partition}`;
   }
-}
-
-/** Index of the last segment whose base offset is ≤ `offset` (0 when none is). */
-function segmentIndexFor(segments: readonly Segment[], offset: number): number {
-  let low = 0;
-  let high = segments.length - 1;
-  let found = 0;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    if ((segments[middle]?.baseOffset ?? Infinity) <= offset) {
-      found = middle;
-      low = middle + 1;
-    } else high = middle - 1;
-  }
-  return found;
 }

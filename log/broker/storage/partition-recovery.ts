@@ -11,12 +11,12 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, TEMPORARY_SUFFIX, unlinkDurably } from './durable-file.js';
 import { ProducerStateTable } from './producer-state.js';
+import { SNAPSHOT_SUFFIX, snapshotFileName } from './producer-snapshots.js';
 import { lastOffsetOf } from './record-batch-header.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, Segment, segmentFileStem } from './segment.js';
 import { scanSegmentFile } from './segment-scanner.js';
 import type { StoreLogger } from './store.js';
 
-export const SNAPSHOT_SUFFIX = '.snapshot';
 /** Suffix of a compacted segment not yet swapped in; garbage after a crash. */
 export const CLEANED_SUFFIX = '.cleaned';
 const STEM_PATTERN = /^(\d{20})(\.log|\.index|\.snapshot)$/;
@@ -64,6 +64,11 @@ export async function recoverPartition(
         await removeSegments(directory, files.logOffsets.slice(position));
         break;
       }
+      if (previous !== undefined && baseOffset > previous.nextOffset)
+        options.logger.warn(
+          { ...where, fromOffset: previous.nextOffset, toOffset: baseOffset },
+          'offsets between two segments are absent: a segment file is missing, or compaction removed them',
+        );
       const defect = needsScan ? await rebuildSegment(segment, options.indexIntervalBytes) : null;
       if (segment.sizeBytes === 0 && !isLast && defect === null) {
         options.logger.warn(
@@ -106,7 +111,7 @@ export async function recoverPartition(
 }
 
 /** Rescans a segment with CRC checks; cuts (durably) an unsound tail. Returns the defect, if any. */
-async function rebuildSegment(
+export async function rebuildSegment(
   segment: Segment,
   indexIntervalBytes: number,
 ): Promise<string | null> {
@@ -140,7 +145,7 @@ async function rebuildProducerState(
       stale.push(offset);
       continue;
     }
-    const snapshotPath = path.join(location.directory, segmentFileStem(offset) + SNAPSHOT_SUFFIX);
+    const snapshotPath = path.join(location.directory, snapshotFileName(offset));
     if (producers.load(await readFile(snapshotPath)) === offset) {
       from = offset;
       break;
@@ -154,7 +159,7 @@ async function rebuildProducerState(
   if (stale.length > 0)
     await unlinkDurably(
       location.directory,
-      stale.map((offset) => segmentFileStem(offset) + SNAPSHOT_SUFFIX),
+      stale.map((offset) => snapshotFileName(offset)),
     );
   for (const segment of segments) {
     if (segment.nextOffset <= from) continue;

@@ -52,18 +52,14 @@ export async function enforcePartitionRetention(
 ): Promise<void> {
   partition.expireProducers(nowMs, settings.producerIdExpirationMs);
   if (config.cleanupPolicy === 'compact') {
-    await compactPartition(partition, config, nowMs, settings.logger);
+    await partition.maintain(() => compactPartition(partition, config, nowMs, settings.logger));
     return;
   }
-  const count = expiredSegmentCount(
-    partition.settledSegments(),
-    partition.sizeBytes(),
-    config,
-    nowMs,
-  );
+  const settled = partition.settledSegments();
+  const count = expiredSegmentCount(settled, partition.sizeBytes(), config, nowMs);
   if (count === 0) return;
   const before = partition.logStartOffset();
-  await partition.deleteOldestSegments(count);
+  await partition.maintain(() => partition.dropSegments(settled.slice(0, count)));
   settings.logger.info(
     {
       topic: partition.topic,

@@ -1,8 +1,9 @@
 /**
- * Fetch reads from one segment: whole batches starting with the one that holds the fetch
- * offset, up to a byte budget. The sparse index narrows the start; one positional read of
- * the budget (or of the first batch, when that is larger) fills one buffer that is returned
- * as a view, so large batches are neither parsed nor copied.
+ * Reads from one segment. Fetch: whole batches starting with the one that holds the fetch
+ * offset, up to a byte budget; the sparse index narrows the start, and one positional read
+ * of the budget (or of the first batch, when that is larger) fills one buffer that is
+ * returned as a view, so large batches are neither parsed nor copied. ListOffsets by time:
+ * the index narrows the start, a header-only scan finds the batch.
  */
 import {
   BATCH_HEADER_BYTES,
@@ -11,6 +12,7 @@ import {
   readInt64,
 } from './record-batch-header.js';
 import type { Segment } from './segment.js';
+import { scanSegmentFile } from './segment-scanner.js';
 
 /** Smallest read while looking for the batch holding the fetch offset (the index is sparse). */
 const MIN_WINDOW_BYTES = 64 * 1024;
@@ -60,4 +62,45 @@ export async function readBatchesFrom(
 
 function batchSize(buffer: Buffer, at: number): number {
   return BATCH_LENGTH_PREFIX_BYTES + buffer.readInt32BE(at + BATCH_LENGTH_POSITION);
+}
+
+/** Base offset of the first batch below `limitBytes` whose max timestamp is ≥ `timestampMs`. */
+export async function findBatchByTimestamp(
+  segment: Segment,
+  timestampMs: number,
+  limitBytes: number,
+): Promise<number | null> {
+  if (segment.maxTimestampMs < timestampMs) return null;
+  let offset: number | null = null;
+  await scanSegmentFile(
+    segment.fileHandle,
+    {
+      startBytes: segment.index.positionForTimestamp(timestampMs),
+      endBytes: limitBytes,
+      minBaseOffset: 0,
+      verifyCrc: false,
+      chunkBytes: MIN_WINDOW_BYTES,
+    },
+    ({ header }) => {
+      if (header.maxTimestamp < timestampMs) return true;
+      offset = header.baseOffset;
+      return false;
+    },
+  );
+  return offset;
+}
+
+/** The last segment whose base offset is ≤ `offset` (the first when none is). */
+export function segmentHolding(segments: readonly Segment[], offset: number): Segment | undefined {
+  let low = 0;
+  let high = segments.length - 1;
+  let found = 0;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if ((segments[middle]?.baseOffset ?? Infinity) <= offset) {
+      found = middle;
+      low = middle + 1;
+    } else high = middle - 1;
+  }
+  return segments[found];
 }

@@ -21,7 +21,10 @@ export interface TopicConfig {
   readonly maxMessageBytes: number;
   /** A segment is closed (and becomes eligible for retention and compaction) at this size. */
   readonly segmentBytes: number;
-  /** A non-empty segment older than this (by its first append) is closed at the next append. */
+  /**
+   * A segment is closed when an appended batch's timestamp is this much newer than the
+   * segment's first batch (Kafka's segment.ms, measured on batch timestamps).
+   */
   readonly segmentMs: number;
   /** Compacted topics: how long a tombstone (null value) outlives the records it deletes. */
   readonly deleteRetentionMs: number;
@@ -53,8 +56,10 @@ export interface AppendResult {
 export interface ReadResult {
   /**
    * Whole magic-2 batches, exactly as stored, starting with the batch that contains
-   * `fetchOffset`; at least one whole batch when any is below the high watermark, even if
-   * it exceeds `maxBytes`; otherwise stops before exceeding `maxBytes`.
+   * `fetchOffset` (or the next one, when compaction removed it); at least one whole batch
+   * when any is below the high watermark, even if it exceeds `maxBytes`; otherwise stops
+   * before exceeding `maxBytes`. Batches of one segment per call; may be a view into a
+   * larger buffer. Empty at the high watermark.
    */
   readonly records: Buffer;
   readonly highWatermark: number;
@@ -79,7 +84,10 @@ export interface PartitionLog {
   read(fetchOffset: number, maxBytes: number): Promise<ReadResult>;
   /** Resolves when highWatermark() > offset, or after timeoutMs, or when the signal aborts. */
   waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** ListOffsets by timestamp: first offset whose batch max timestamp >= timestampMs, or null. */
+  /**
+   * ListOffsets by timestamp: the base offset (at least logStartOffset) of the first durable
+   * batch whose max timestamp is >= timestampMs, or null when there is none.
+   */
   offsetForTimestamp(timestampMs: number): Promise<number | null>;
 }
 
@@ -103,10 +111,12 @@ export interface BrokerStore {
   ): Promise<TopicMetadata>;
   /** Grows a topic (CreatePartitions); never shrinks. */
   createPartitions(name: string, totalCount: number): Promise<TopicMetadata>;
+  /** Removes the topic's data and the offsets groups committed for it. */
   deleteTopic(name: string): Promise<void>;
   partition(topic: string, partition: number): PartitionLog | undefined;
   /** A fresh, durable producer id (epoch 0) for InitProducerId. */
   allocateProducerId(): Promise<{ producerId: number; producerEpoch: number }>;
+  /** Resolves once the commit is durable (commits arriving during an fsync share the next one). */
   commitOffsets(
     groupId: string,
     offsets: readonly Omit<CommittedOffset, 'commitTimestampMs'>[],
