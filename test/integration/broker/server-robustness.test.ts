@@ -10,6 +10,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { BrokerLogger } from '../../../log/broker/broker-logger.js';
+import { buildBatch } from '../../support/magic2-batch.js';
 import { eventually, startTestBroker } from '../../support/test-broker.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -37,26 +38,45 @@ function frame(apiKey: number, apiVersion: number, body: Buffer = Buffer.alloc(0
 }
 
 /** Sends bytes on a fresh connection; resolves with what came back once the server closes it. */
+/**
+ * Sends bytes on a fresh connection. Resolves when the server closes it, or once
+ * `until.responses` whole response frames arrived, or (with `until.halfClose`) after our
+ * end of the stream is closed and the server follows.
+ */
 function sendRaw(
   bytes: Buffer,
-  closeAfterMs?: number,
+  until: { responses?: number; halfClose?: boolean } = {},
 ): Promise<{ closedByServer: boolean; received: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(broker.port, broker.host);
     const received: Buffer[] = [];
     let closedByUs = false;
-    socket.on('data', (chunk) => received.push(chunk));
+    const frames = () => {
+      const all = Buffer.concat(received);
+      let count = 0;
+      for (let at = 0; at + 4 <= all.length && at + 4 + all.readInt32BE(at) <= all.length;) {
+        count += 1;
+        at += 4 + all.readInt32BE(at);
+      }
+      return count;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      if (until.responses !== undefined && frames() >= until.responses) {
+        closedByUs = true;
+        socket.destroy();
+      }
+    });
     socket.on('error', () => {});
     socket.on('close', () =>
       resolve({ closedByServer: !closedByUs, received: Buffer.concat(received) }),
     );
     socket.on('connect', () => {
-      socket.write(bytes);
-      if (closeAfterMs !== undefined) {
-        setTimeout(() => {
-          closedByUs = true;
-          socket.destroy();
-        }, closeAfterMs);
+      if (until.halfClose === true) {
+        closedByUs = true;
+        socket.end(bytes);
+      } else {
+        socket.write(bytes);
       }
     });
     setTimeout(() => reject(new Error('server neither answered nor closed')), 20_000).unref();
@@ -129,7 +149,9 @@ test('hostile frames close only their own connection while a real client keeps w
   // Random bytes and truncated requests: whatever the server does, it must not fall over.
   for (let i = 0; i < 200; i++) {
     const noise = randomBytes(1 + (i % 64));
-    await sendRaw(i % 2 === 0 ? noise : frame(i % 40, i % 12, noise).subarray(0, 6 + (i % 10)), 20);
+    await sendRaw(i % 2 === 0 ? noise : frame(i % 40, i % 12, noise).subarray(0, 6 + (i % 10)), {
+      halfClose: true,
+    });
   }
   const progress = sent;
   await eventually('the healthy client to keep producing', () =>
@@ -139,7 +161,7 @@ test('hostile frames close only their own connection while a real client keeps w
   await healthy;
 
   // ApiVersions at a version we do not speak: answered in the v0 format with error 35.
-  const outcome = await sendRaw(frame(18, 3, Buffer.from([0])), 500);
+  const outcome = await sendRaw(frame(18, 3, Buffer.from([0])), { responses: 1 });
   assert.equal(outcome.received.readInt32BE(4), 7);
   assert.equal(outcome.received.readInt16BE(8), 35);
   assert.ok(outcome.received.readInt32BE(10) >= 20);
@@ -157,7 +179,7 @@ test('pipelined requests are answered in order', async () => {
       return f;
     }),
   );
-  const outcome = await sendRaw(requests, 1000);
+  const outcome = await sendRaw(requests, { responses: 50 });
   const correlationIds: number[] = [];
   for (let at = 0; at + 8 <= outcome.received.length; at += 4 + outcome.received.readInt32BE(at)) {
     correlationIds.push(outcome.received.readInt32BE(at + 4));
@@ -165,5 +187,65 @@ test('pipelined requests are answered in order', async () => {
   assert.deepEqual(
     correlationIds,
     Array.from({ length: 50 }, (_, i) => 1000 + i),
+  );
+});
+
+test('a client that stops reading makes the server stop reading its requests', async (t) => {
+  const limited = await startTestBroker(t.after.bind(t), {
+    limits: { writeHighWaterBytes: 1024 * 1024, maxPendingResponses: 16 },
+  });
+  await limited.store.createTopic('bulk', 1, { maxMessageBytes: 4 * 1024 * 1024 });
+  const log = limited.store.partition('bulk', 0);
+  await log?.append(buildBatch({ records: [{ key: null, value: randomBytes(2 * 1024 * 1024) }] }), {
+    durable: true,
+  });
+  // Fetch v4 for the whole 2 MiB batch, pipelined 100 times by a client that never reads.
+  const fetchBody = Buffer.concat([
+    int32(-1), int32(0), int32(0), int32(8 * 1024 * 1024), Buffer.from([0]),
+    int32(1), Buffer.from([0, 4]), Buffer.from('bulk'), int32(1),
+    int32(0), Buffer.alloc(8), int32(4 * 1024 * 1024),
+  ]); // prettier-ignore
+  const socket = net.connect(limited.port, limited.host);
+  t.after(() => socket.destroy());
+  socket.pause();
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(Buffer.concat(Array.from({ length: 100 }, () => frame(1, 4, fetchBody))));
+  await eventually('the server to pause the connection', () =>
+    limited.metrics().connectionsPaused === 1 ? true : undefined,
+  );
+  const handled = limited.metrics().requestsByApi.Fetch ?? 0;
+  assert.ok(handled < 100, `${handled} fetches handled although their responses were not read`);
+
+  let received = 0;
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+      received += 1;
+      buffered = buffered.subarray(4 + buffered.readInt32BE(0));
+    }
+  });
+  socket.resume();
+  await eventually('all 100 responses', () => (received === 100 ? true : undefined), 60_000);
+  assert.equal(limited.metrics().connectionsPaused, 0);
+});
+
+test('acks=0 produce gets no response; the next request is answered in its place', async () => {
+  await broker.store.createTopic('fire-and-forget', 1, {});
+  const batch = buildBatch({ records: [{ key: null, value: Buffer.from('unacknowledged') }] });
+  const produceBody = Buffer.concat([
+    Buffer.from([0xff, 0xff]), Buffer.from([0, 0]), int32(1000),
+    int32(1), Buffer.from([0, 15]), Buffer.from('fire-and-forget'), int32(1),
+    int32(0), int32(batch.length), batch,
+  ]); // prettier-ignore
+  const produce = frame(0, 3, produceBody);
+  produce.writeInt32BE(1, 8);
+  const apiVersions = frame(18, 0);
+  apiVersions.writeInt32BE(2, 8);
+  const outcome = await sendRaw(Buffer.concat([produce, apiVersions]), { responses: 1 });
+  assert.equal(outcome.received.readInt32BE(4), 2, 'first response is the ApiVersions one');
+  assert.equal(outcome.received.length, 4 + outcome.received.readInt32BE(0));
+  await eventually('the record to be appended', () =>
+    broker.store.partition('fire-and-forget', 0)?.highWatermark() === 1 ? true : undefined,
   );
 });

@@ -54,6 +54,7 @@ test('the request router answers or refuses any frame, never anything else', asy
     autoCreateTopics: true,
     defaultPartitions: 1,
     sasl: undefined,
+    requestsByApi: {},
     closing: closing.signal,
     logger: silentLogger,
   };
