@@ -1,0 +1,66 @@
+/** `extentlog broker`: argument checking, and a clean stop on SIGINT that spares the next start recovery. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { startBrokerProcess } from '../../support/broker-process.js';
+import { tempDir } from '../../support/temp-dir.js';
+
+const execFileAsync = promisify(execFile);
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/extentlog.js');
+
+async function runCli(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    await execFileAsync(process.execPath, [cli, 'broker', ...args], { timeout: 30_000 });
+    return { code: 0, stderr: '' };
+  } catch (error) {
+    const failed = error as { code: number; stderr: string };
+    return { code: failed.code, stderr: failed.stderr };
+  }
+}
+
+test('bad arguments are refused with a message naming the option', async () => {
+  assert.deepEqual(
+    await runCli([]).then((r) => [r.code, /--data-dir is required/.test(r.stderr)]),
+    [2, true],
+  );
+  const port = await runCli(['--data-dir', '/tmp/x', '--port', 'ninety']);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--port expects a non-negative integer, received 'ninety'/);
+  const tls = await runCli(['--data-dir', '/tmp/x', '--tls-cert', 'c.pem']);
+  assert.match(tls.stderr, /--tls-cert and --tls-key go together/);
+  const unknown = await runCli(['--data-dir', '/tmp/x', '--colour']);
+  assert.equal(unknown.code, 2);
+});
+
+test('SIGINT stops the broker cleanly and the data is there after a restart', async (t) => {
+  const dir = await tempDir(t, 'broker-command');
+  const dataDir = path.join(dir.path, 'data');
+  let broker = await startBrokerProcess({ dataDir, port: 0 });
+  t.after(() => {
+    if (broker.child.exitCode === null) process.kill(broker.pid, 'SIGKILL');
+  });
+  const send = async (address: string) => {
+    const producer = new Kafka({ brokers: [address], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic: 'kept', acks: -1, messages: [{ value: 'one' }] });
+    await producer.disconnect();
+  };
+  await send(broker.address);
+  process.kill(broker.pid, 'SIGINT');
+  assert.equal(await broker.exited, 0);
+  await access(path.join(dataDir, 'clean-shutdown'));
+
+  broker = await startBrokerProcess({ dataDir, port: broker.port });
+  const admin = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets('kept');
+  await admin.disconnect();
+  assert.equal(offsets[0]?.high, '1');
+  process.kill(broker.pid, 'SIGTERM');
+  assert.equal(await broker.exited, 0);
+});
