@@ -4,14 +4,16 @@
  *
  *   broker-load-client produce HOST PORT TOPIC PARTITION TOTAL_BYTES RECORD_BYTES IN_FLIGHT
  *   broker-load-client consume HOST PORT TOPIC PARTITION
+ *   broker-load-client kafkajs-produce HOST PORT TOPIC PARTITION TOTAL_BYTES RECORD_BYTES IN_FLIGHT
  *
  * produce: one pre-built magic-2 batch (one record of RECORD_BYTES) sent repeatedly as
  * Produce v7 with acks=-1, IN_FLIGHT requests pipelined. consume: Fetch v11 from offset 0
- * to the high watermark. Prints {"bytes", "startMs", "endMs"} as JSON.
+ * to the high watermark. kafkajs-produce: the same load through a kafkajs producer. Prints {"bytes", "startMs", "endMs"} as JSON.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import process from 'node:process';
+import { Kafka, logLevel } from 'kafkajs';
 import { Reader } from '../../log/broker/protocol/reader.js';
 import { Writer } from '../../log/broker/protocol/writer.js';
 import { buildBatch } from '../support/magic2-batch.js';
@@ -161,6 +163,39 @@ async function consume(args: string[]) {
   return { bytes, startMs, endMs: Date.now() };
 }
 
+async function kafkajsProduce(args: string[]) {
+  const [host, port, topic, partition, totalBytes, recordBytes, inFlight] = args;
+  const kafka = new Kafka({ brokers: [`${host}:${port}`], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ maxInFlightRequests: Number(inFlight) });
+  await producer.connect();
+  const value = randomBytes(Number(recordBytes));
+  const count = Math.ceil(Number(totalBytes) / Number(recordBytes));
+  const startMs = Date.now();
+  let sent = 0;
+  const worker = async () => {
+    while (sent < count) {
+      sent += 1;
+      await producer.send({
+        topic: topic as string,
+        acks: -1,
+        messages: [{ partition: Number(partition), value }],
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Number(inFlight) }, worker));
+  const endMs = Date.now();
+  await producer.disconnect();
+  return { bytes: count * Number(recordBytes), startMs, endMs };
+}
+
 const [mode, ...rest] = process.argv.slice(2);
-const result = await (mode === 'produce' ? produce(rest) : consume(rest));
+const modes: Record<string, (args: string[]) => Promise<unknown>> = {
+  produce,
+  consume,
+  'kafkajs-produce': kafkajsProduce,
+};
+const run = modes[mode ?? ''];
+if (run === undefined)
+  throw new Error(`unknown mode ${mode}: expected ${Object.keys(modes).join(', ')}`);
+const result = await run(rest);
 process.stdout.write(`${JSON.stringify(result)}\n`);
