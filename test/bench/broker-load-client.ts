@@ -71,41 +71,49 @@ function connect(host: string, port: number) {
   };
 }
 
+/** Runs `sendOne` `count` times with up to `inFlight` calls outstanding; returns the span. */
+async function pipelined(count: number, inFlight: number, sendOne: () => Promise<void>) {
+  const startMs = Date.now();
+  let started = 0;
+  const worker = async () => {
+    while (started < count) {
+      started += 1;
+      await sendOne();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return { startMs, endMs: Date.now() };
+}
+
 async function produce(args: string[]) {
   const [host, port, topic, partition, totalBytes, recordBytes, inFlight] = args;
   const client = connect(host as string, Number(port));
   await client.ready;
   const batch = buildBatch({ records: [{ key: null, value: randomBytes(Number(recordBytes)) }] });
   const count = Math.ceil(Number(totalBytes) / Number(recordBytes));
-  const startMs = Date.now();
-  let sent = 0;
-  const worker = async () => {
-    while (sent < count) {
-      sent += 1;
-      const body = await client.request(0, 7, (w) => {
-        w.nullableString(null).int16(-1).int32(30_000);
-        w.int32(1)
-          .string(topic as string)
-          .int32(1)
-          .int32(Number(partition))
-          .bytes(batch);
+  const span = await pipelined(count, Number(inFlight), async () => {
+    const body = await client.request(0, 7, (w) => {
+      w.nullableString(null).int16(-1).int32(30_000);
+      w.int32(1)
+        .string(topic as string)
+        .int32(1)
+        .int32(Number(partition))
+        .bytes(batch);
+    });
+    body.array((t) => {
+      t.string();
+      t.array((p) => {
+        p.int32();
+        const code = p.int16();
+        if (code !== 0) throw new Error(`produce failed with Kafka error ${code}`);
+        p.int64();
+        p.int64();
+        p.int64();
       });
-      body.array((t) => {
-        t.string();
-        t.array((p) => {
-          p.int32();
-          const code = p.int16();
-          if (code !== 0) throw new Error(`produce failed with Kafka error ${code}`);
-          p.int64();
-          p.int64();
-          p.int64();
-        });
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Number(inFlight) }, worker));
+    });
+  });
   client.close();
-  return { bytes: count * Number(recordBytes), startMs, endMs: Date.now() };
+  return { bytes: count * Number(recordBytes), ...span };
 }
 
 async function consume(args: string[]) {
@@ -170,22 +178,15 @@ async function kafkajsProduce(args: string[]) {
   await producer.connect();
   const value = randomBytes(Number(recordBytes));
   const count = Math.ceil(Number(totalBytes) / Number(recordBytes));
-  const startMs = Date.now();
-  let sent = 0;
-  const worker = async () => {
-    while (sent < count) {
-      sent += 1;
-      await producer.send({
-        topic: topic as string,
-        acks: -1,
-        messages: [{ partition: Number(partition), value }],
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Number(inFlight) }, worker));
-  const endMs = Date.now();
+  const span = await pipelined(count, Number(inFlight), async () => {
+    await producer.send({
+      topic: topic as string,
+      acks: -1,
+      messages: [{ partition: Number(partition), value }],
+    });
+  });
   await producer.disconnect();
-  return { bytes: count * Number(recordBytes), startMs, endMs };
+  return { bytes: count * Number(recordBytes), ...span };
 }
 
 const [mode, ...rest] = process.argv.slice(2);
