@@ -88,6 +88,12 @@ export class GroupCoordinator {
       const memberId = `${client.clientId}-${randomUUID()}`;
       if (version >= 4) {
         group.pendingMemberIds.add(memberId);
+        // An id handed out but never used expires like a session would.
+        const pending = group;
+        setTimeout(
+          () => pending.pendingMemberIds.delete(memberId),
+          request.sessionTimeoutMs,
+        ).unref();
         return fail('MEMBER_ID_REQUIRED', memberId);
       }
       return this.addMemberAndRebalance(group, memberId, request, client);
