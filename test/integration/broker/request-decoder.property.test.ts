@@ -1,10 +1,15 @@
 /**
  * Property: whatever bytes arrive as a request frame, the request router either answers or
  * refuses the frame with a `LogError` (malformed, unsupported, unauthenticated) — it never
- * throws anything else. Frames are mutations of real requests captured from kafkajs
- * talking to the broker (every API it uses, at the versions it negotiates), plus noise.
+ * throws anything else. Frames are mutations of real requests captured from kafkajs,
+ * kcat (librdkafka) and kafka-python talking to the broker — every API they use, at the
+ * versions each negotiates — plus noise.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Kafka, logLevel } from 'kafkajs';
@@ -23,6 +28,7 @@ import { DEFAULT_LIMITS } from '../../../log/broker/broker.js';
 import { tempDir } from '../../support/temp-dir.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const execFileAsync = promisify(execFile);
 
 const REFUSALS = new Set([
   'EXTENTLOG_ERR_LOG_BROKER_MALFORMED_REQUEST',
@@ -79,8 +85,9 @@ test('the request router answers or refuses any frame, never anything else', asy
   dir.beforeRemoval(() => server.close());
   port = server.port;
   await exerciseWithKafkajs(`127.0.0.1:${port}`);
+  await exerciseWithOtherClients(`127.0.0.1:${port}`);
   const apis = new Set(captured.map((frame) => `${frame.readInt16BE(0)}v${frame.readInt16BE(2)}`));
-  assert.ok(apis.size >= 18, `captured only ${[...apis].join(' ')}`);
+  assert.ok(apis.size >= 28, `captured only ${[...apis].join(' ')}`);
 
   // From here on, long polls and parked joins end at once: the property is about decoding.
   closing.abort();
@@ -172,6 +179,38 @@ async function settle(
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+async function exerciseWithOtherClients(address: string): Promise<void> {
+  const kcat = (args: readonly string[], input?: string) => {
+    const child = execFileAsync('kcat', ['-b', address, ...args], { timeout: 60_000 });
+    if (input !== undefined) child.child.stdin?.end(input);
+    return child;
+  };
+  await kcat(['-L']);
+  await kcat(['-P', '-t', 'fuzz-kcat', '-K', ':', '-X', 'enable.idempotence=true'], 'a:1\nb:2\n');
+  await kcat(['-C', '-t', 'fuzz-kcat', '-o', 'beginning', '-e']);
+  await kcat([
+    '-G',
+    'fuzz-kcat-group',
+    '-o',
+    'beginning',
+    '-e',
+    '-X',
+    'enable.auto.commit=true',
+    'fuzz-kcat',
+  ]);
+  const script = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '../../../../test/python/kafka_python_client.py',
+  );
+  await execFileAsync(
+    '/usr/bin/python3',
+    [script, address, 'fuzz-python', 'fuzz-python-group', '3'],
+    {
+      timeout: 60_000,
+    },
+  );
 }
 
 async function exerciseWithKafkajs(address: string): Promise<void> {
