@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { crc32c } from '@node-rs/crc32';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process.js';
-import { eventually } from '../support/test-broker.js';
+import { eventually } from '../support/eventually.js';
 import { tempDir } from '../support/temp-dir.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';

@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { BrokerLogger } from '../../../log/broker/broker-logger.js';
 import { buildBatch } from '../../support/magic2-batch.js';
-import { eventually, startTestBroker } from '../../support/test-broker.js';
+import { startTestBroker } from '../../support/test-broker.js';
+import { eventually } from '../../support/eventually.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 

@@ -5,7 +5,7 @@ import { GroupCoordinator } from '../../../log/broker/groups/group-coordinator.j
 import { errorCode } from '../../../log/broker/protocol/error-codes.js';
 import type { JoinGroupRequest } from '../../../log/broker/protocol/join-group.js';
 import { openBrokerStore } from '../../../log/broker/storage/broker-store.js';
-import { eventually } from '../../support/test-broker.js';
+import { eventually } from '../../support/eventually.js';
 import { tempDir } from '../../support/temp-dir.js';
 
 const client = { clientId: 'unit', clientHost: '/127.0.0.1' };
