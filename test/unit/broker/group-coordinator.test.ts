@@ -204,8 +204,15 @@ test('leaving triggers a rebalance and the last member leaving empties the group
   assert.deepEqual(coordinator.leave('g', ['stranger']).members, [
     { memberId: 'stranger', errorCode: errorCode('UNKNOWN_MEMBER_ID') },
   ]);
-  assert.equal(coordinator.leave('g', [a.memberId]).errorCode, 0);
+  assert.deepEqual(coordinator.leave('g', [a.memberId]).members, [
+    { memberId: a.memberId, errorCode: 0 },
+  ]);
   assert.equal(coordinator.describe('g').state, 'Empty');
+  assert.deepEqual(
+    coordinator.leave('forgotten-by-a-restart', ['old-member']).members,
+    [{ memberId: 'old-member', errorCode: 0 }],
+    'leaving a group the coordinator does not know succeeds',
+  );
   assert.deepEqual(coordinator.list(), [{ groupId: 'g', protocolType: 'consumer' }]);
   assert.equal(await coordinator.deleteGroup('g'), 0);
   assert.equal(await coordinator.deleteGroup('g'), errorCode('GROUP_ID_NOT_FOUND'));
