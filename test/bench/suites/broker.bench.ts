@@ -19,8 +19,8 @@ const loadClient = path.resolve(
   '../broker-load-client.js',
 );
 const RECORD_BYTES = 512 * 1024;
-const CLIENTS = Number(process.env.BENCH_BROKER_CLIENTS ?? '4');
-const IN_FLIGHT = Number(process.env.BENCH_BROKER_IN_FLIGHT ?? '4');
+const CLIENTS = Number(process.env.BENCH_BROKER_CLIENTS ?? '3');
+const IN_FLIGHT = Number(process.env.BENCH_BROKER_IN_FLIGHT ?? '6');
 const KAFKAJS_CLIENTS = 2;
 
 interface ClientResult {
