@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,39 @@ test('SIGINT stops the broker cleanly and the data is there after a restart', as
   await admin.disconnect();
   assert.equal(offsets[0]?.high, '1');
   assert.equal(committed?.partitions[0]?.offset, '1', 'committed offsets survive the restart');
+  process.kill(broker.pid, 'SIGTERM');
+  assert.equal(await broker.exited, 0);
+});
+
+test('--tls-cert/--tls-key and --sasl-users-file secure the listener', async (t) => {
+  const dir = await tempDir(t, 'broker-command-secure');
+  const certFile = path.join(dir.path, 'cert.pem');
+  const keyFile = path.join(dir.path, 'key.pem');
+  await execFileAsync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', keyFile, '-out', certFile,
+  ]); // prettier-ignore
+  const usersFile = path.join(dir.path, 'users');
+  await writeFile(usersFile, '# operators\nfeed-writer:s3cret:with:colons\n');
+  const broker = await startBrokerProcess({
+    dataDir: path.join(dir.path, 'data'),
+    port: 0,
+    args: ['--tls-cert', certFile, '--tls-key', keyFile, '--sasl-users-file', usersFile],
+  });
+  t.after(() => {
+    if (broker.child.exitCode === null) process.kill(broker.pid, 'SIGKILL');
+  });
+  const admin = new Kafka({
+    brokers: [broker.address],
+    ssl: { ca: [await readFile(certFile)] },
+    sasl: { mechanism: 'scram-sha-512', username: 'feed-writer', password: 's3cret:with:colons' },
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'secured' }] });
+  assert.deepEqual(await admin.listTopics(), ['secured']);
+  await admin.disconnect();
   process.kill(broker.pid, 'SIGTERM');
   assert.equal(await broker.exited, 0);
 });
