@@ -18,6 +18,8 @@ export interface BrokerProcess {
   readonly exited: Promise<number | string>;
   /** Collected stderr (the broker's log), for failure messages. */
   stderr(): string;
+  /** The schema registry served next to the broker, unless started with --no-registry. */
+  readonly registryUrl: string | null;
 }
 
 export async function startBrokerProcess(options: {
@@ -37,6 +39,8 @@ export async function startBrokerProcess(options: {
       options.dataDir,
       '--port',
       String(options.port),
+      '--registry-port',
+      '0',
       ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -48,12 +52,18 @@ export async function startBrokerProcess(options: {
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
+  let registryUrl: string | null = null;
   const address = await new Promise<string>((resolve, reject) => {
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const match = /listening on (\S+):(\d+)/.exec(stdout);
-      if (match) resolve(`${match[1]}:${match[2]}`);
+      const match = /broker listening on (\S+):(\d+)/.exec(stdout);
+      const registry = /schema registry listening on (\S+)/.exec(stdout);
+      const wantsRegistry = !(options.args ?? []).includes('--no-registry');
+      if (match && (registry || !wantsRegistry)) {
+        registryUrl = registry?.[1] ?? null;
+        resolve(`${match[1]}:${match[2]}`);
+      }
     });
     void exited.then((code) =>
       reject(new Error(`broker exited (${code}) before listening:\n${stderr}`)),
@@ -65,6 +75,7 @@ export async function startBrokerProcess(options: {
     host,
     port: Number(port),
     address,
+    registryUrl,
     child,
     exited,
     stderr: () => stderr,

@@ -45,6 +45,10 @@ test('SIGINT stops the broker cleanly and the data is there after a restart', as
   const dir = await tempDir(t, 'broker-command');
   const dataDir = path.join(dir.path, 'data');
   let broker = await startBrokerProcess({ dataDir, port: 0 });
+  // The schema registry is served next to the broker, with its data under the same directory.
+  const subjects = await fetch(`${broker.registryUrl}/subjects`);
+  assert.equal(subjects.status, 200);
+  assert.deepEqual(await subjects.json(), []);
   t.after(() => {
     if (broker.child.exitCode === null) process.kill(broker.pid, 'SIGKILL');
   });
