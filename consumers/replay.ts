@@ -53,6 +53,8 @@ export interface ReplayOptions {
   readonly decoder: { decode(frame: Buffer): Promise<ExtentlogRecord> };
   readonly feeds: readonly ReplayFeed[];
   readonly groupId: string;
+  /** How long the group keeps a crashed member's partitions (and a restart waits to rejoin). */
+  readonly sessionTimeoutMs?: number;
   readonly restorePoints: RestorePointWriter;
   /** The latest restore point per `<target>/<feed>/<disk>`, read before starting. */
   readonly lastRestorePoints: ReadonlyMap<string, RestorePoint>;
@@ -197,6 +199,9 @@ class ReplayEngine implements Replay {
       groupId,
       topics: feeds.map(({ topic }) => topic),
       fromBeginning: true,
+      ...(this.#options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeoutMs: this.#options.sessionTimeoutMs }),
     });
     this.#timer = setInterval(
       () => void this.#checkpointAll(false),
