@@ -95,6 +95,8 @@ export interface Replay {
   stop(): Promise<void>;
 }
 
+const TOPIC_POLL_MS = 500;
+
 interface RewindMetadata {
   readonly v: 1;
   /** Offset of the oldest open epoch's SyncBegin in the partition. */
@@ -161,6 +163,8 @@ class ReplayEngine implements Replay {
   #consumer: LogConsumer | null = null;
   #timer: NodeJS.Timeout | null = null;
   #paused = false;
+  #stopping = false;
+  #starting: Promise<void> = Promise.resolve();
 
   constructor(options: ReplayOptions) {
     this.#options = options;
@@ -194,6 +198,22 @@ class ReplayEngine implements Replay {
   }
 
   async start(): Promise<void> {
+    if ((await this.#topicsMissing()).length > 0) {
+      // Subscribing to a topic that does not exist fails: wait for the feeds in the background.
+      this.#starting = this.#topicsCreated()
+        .then(() => (this.#stopping ? undefined : this.#subscribe()))
+        .catch((error: unknown) =>
+          this.#options.logger.error(
+            { target: this.#options.targetName, err: error },
+            'replay could not start',
+          ),
+        );
+      return;
+    }
+    await this.#subscribe();
+  }
+
+  async #subscribe(): Promise<void> {
     const { log, feeds, groupId } = this.#options;
     this.#consumer = await log.consumer({
       groupId,
@@ -212,6 +232,24 @@ class ReplayEngine implements Replay {
       onBatch: (batch) => this.#onBatch(batch),
       onRevoked: (partitions) => this.#onRevoked(partitions),
     });
+  }
+
+  /**
+   * A feed creates its topic when it first starts; a target process started before it
+   * waits for the topic instead of failing to subscribe.
+   */
+  async #topicsMissing(): Promise<string[]> {
+    const existing = new Set(await this.#options.log.admin.listTopics());
+    return this.#options.feeds.map(({ topic }) => topic).filter((topic) => !existing.has(topic));
+  }
+
+  async #topicsCreated(): Promise<void> {
+    this.#options.logger.info(
+      { target: this.#options.targetName, topics: await this.#topicsMissing() },
+      'waiting for the feeds to create their topics',
+    );
+    while (!this.#stopping && (await this.#topicsMissing()).length > 0)
+      await new Promise((resolve) => setTimeout(resolve, TOPIC_POLL_MS));
   }
 
   pause(): void {
@@ -235,6 +273,8 @@ class ReplayEngine implements Replay {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#starting;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     await this.#checkpointAll(true).catch((error: unknown) =>

@@ -75,6 +75,7 @@ export async function* readRange(
     retry: { retries: 5 },
   });
   const pending: Item[] = [];
+  let current: Item | null = null;
   let wake: (() => void) | null = null;
   const push = (item: Item) => {
     pending.push(item);
@@ -101,6 +102,7 @@ export async function* readRange(
       while (pending.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
       const item = pending.shift()!;
+      current = item;
       if ('error' in item) {
         throw new LogError(
           'EXTENTLOG_ERR_LOG_CONSUME',
@@ -120,8 +122,12 @@ export async function* readRange(
       // Compaction leaves offset gaps: the batch's last offset, not its last message, says how far we got.
       next = Math.max(next, item.lastOffset + 1);
       item.taken();
+      current = null;
     }
   } finally {
+    // A caller that stops early (break/return) leaves the batch it was reading untaken:
+    // release it too, or kafkajs's disconnect waits for that eachBatch forever.
+    if (current !== null && 'taken' in current) current.taken();
     for (const item of pending.splice(0)) if ('taken' in item) item.taken();
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
