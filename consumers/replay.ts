@@ -37,7 +37,6 @@ import type {
 import type { ExtentlogRecord } from '../schemas/extentlog-record.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { DiskReplay, type DiskReplayStatus } from './disk-replay.js';
-import { TargetError } from './errors.js';
 import type { RestorePointWriter } from './restore-points.js';
 import type { Target } from './target.js';
 
@@ -395,27 +394,13 @@ class ReplayEngine implements Replay {
   }
 
   async #decode(disk: DiskReplay, message: ConsumedMessage): Promise<ExtentlogRecord | null> {
-    if (message.value === null) return null;
+    if (message.value === null || disk.stopped !== null) return null;
     try {
       return await this.#options.decoder.decode(message.value);
     } catch (error) {
       // The record cannot be read: stop its disk here, like any other bad record.
-      await disk.process(
-        {
-          type: 'heartbeat',
-          feed: '',
-          disk: message.key?.toString('utf8') ?? '',
-          epoch: 0,
-          seq: -1,
-          lastCommittedEpoch: null,
-          sentAtMs: 0,
-        },
-        message.offset,
-        false,
-      );
-      throw new TargetError('EXTENTLOG_ERR_REPLAY_DECODE', `${(error as Error).message}`, {
-        cause: error,
-      });
+      disk.undecodable(error, message.offset);
+      return null;
     }
   }
 
