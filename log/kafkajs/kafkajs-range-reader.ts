@@ -75,6 +75,8 @@ export async function* readRange(
     retry: { retries: 5 },
   });
   const pending: Item[] = [];
+  /** The batch whose messages are being yielded. */
+  let inHand: Item | null = null;
   let wake: (() => void) | null = null;
   const push = (item: Item) => {
     pending.push(item);
@@ -101,6 +103,7 @@ export async function* readRange(
       while (pending.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
       const item = pending.shift()!;
+      inHand = item;
       if ('error' in item) {
         throw new LogError(
           'EXTENTLOG_ERR_LOG_CONSUME',
@@ -119,9 +122,13 @@ export async function* readRange(
       }
       // Compaction leaves offset gaps: the batch's last offset, not its last message, says how far we got.
       next = Math.max(next, item.lastOffset + 1);
+      inHand = null;
       item.taken();
     }
   } finally {
+    // A caller that stops early (break, return, throw) leaves the batch in hand untaken: its
+    // eachBatch still waits, and disconnect() would wait for it forever.
+    if (inHand !== null && 'taken' in inHand) inHand.taken();
     for (const item of pending.splice(0)) if ('taken' in item) item.taken();
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
