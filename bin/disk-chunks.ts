@@ -18,15 +18,6 @@ export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Zeros to compare and hash against, one chunk long. */
 export const ZERO_CHUNK: Buffer = Buffer.alloc(DEFAULT_CHUNK_BYTES);
 
-/** Whether `data` holds only zero bytes (a memcmp against `ZERO_CHUNK`, chunk by chunk). */
-export function isAllZeros(data: Buffer): boolean {
-  for (let offsetBytes = 0; offsetBytes < data.length; offsetBytes += ZERO_CHUNK.length) {
-    const piece = data.subarray(offsetBytes, offsetBytes + ZERO_CHUNK.length);
-    if (!piece.equals(ZERO_CHUNK.subarray(0, piece.length))) return false;
-  }
-  return true;
-}
-
 /** The disk's data ranges, or all of it as one range when the disk cannot tell. */
 async function* rangesOf(disk: ReadableDisk): AsyncIterable<DiskRange> {
   if (disk.dataRanges === undefined) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { diskChunks, isAllZeros, type ReadableDisk } from '../../../bin/disk-chunks.js';
+import { diskChunks, type ReadableDisk } from '../../../bin/disk-chunks.js';
 import { sha256OfDisk } from '../../../bin/image-sha256.js';
 import type { DiskRange } from '../../../consumers/target.js';
 import { patternBytes } from '../../support/image-files.js';
@@ -83,14 +83,9 @@ test('a failed read rejects the walk', async () => {
   await assert.rejects(reassemble(disk, 4096), /EIO at 4096/);
 });
 
-test('the streamed sha256 equals the sha256 of the bytes; zero detection', async () => {
+test('the streamed sha256 equals the sha256 of the bytes', async () => {
   const bytes = Buffer.alloc(9 * 1024 * 1024);
   patternBytes(1000, 4).copy(bytes, 5 * 1024 * 1024 + 3);
   const { disk } = memoryDisk(bytes, [{ startBytes: 5 * 1024 * 1024, endBytes: 6 * 1024 * 1024 }]);
   assert.equal(await sha256OfDisk(disk), createHash('sha256').update(bytes).digest('hex'));
-  assert.equal(isAllZeros(Buffer.alloc(9 * 1024 * 1024)), true);
-  const almost = Buffer.alloc(9 * 1024 * 1024);
-  almost[almost.length - 1] = 1;
-  assert.equal(isAllZeros(almost), false);
-  assert.equal(isAllZeros(Buffer.alloc(0)), true);
 });
