@@ -8,6 +8,7 @@ import { open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runCli, startCli, transcript } from '../support/cli.js';
+import { attachLoopDevice } from '../support/loop-device.js';
 import { writeCliSetup } from '../support/cli-config.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -74,6 +75,20 @@ test('run --once, verify, a corrupted target byte, restore', async (t) => {
     /holds only its latest restore point \(epoch 2\).*epoch 1 was overwritten/,
   );
   assert.equal(existsSync(`${output}.1`), false, 'nothing is written for a refused restore point');
+
+  // Onto a block device (a loop device over garbage, larger than the disk): the zero runs
+  // are zeroed there, and the disk fills the device's first bytes.
+  const backing = path.join(dir.path, 'device.img');
+  await writeFile(backing, patternBytes(20 * MiB, 9));
+  const loop = await attachLoopDevice(backing);
+  t.after(() => loop.detach());
+  const refused = await restore('mirror-a', loop.device);
+  assert.equal(refused.code, 2, transcript(refused));
+  assert.match(refused.stderr, /is a block device: add --force/);
+  const onDevice = await restore('mirror-a', loop.device, '--force');
+  assert.equal(onDevice.code, 0, transcript(onDevice));
+  assert.match(onDevice.stdout, /MB zero \(zeroed\)/);
+  assert.equal(await sha256OfFile(loop.device, 16 * MiB), await sha256OfFile(setup.sourcePath));
 
   // One flipped byte in one target: verify names that target and disk, and fails.
   const handle = await open(setup.imagePath('mirror-b'), 'r+');
