@@ -127,8 +127,16 @@ async function prepareSource(sourcePath: string, sizeBytes: number, keep: boolea
   return sizeBytes;
 }
 
+/**
+ * Where the demo's own lines go. While the progress display owns the bottom of a terminal
+ * that stdout shares, they go above it: written past it, they would shift the block the
+ * display redraws.
+ */
+let display: CliLogging['display'] = null;
+
 function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  if (display !== null && process.stdout.isTTY) display.log(line);
+  else process.stdout.write(`${line}\n`);
 }
 
 async function runCycle(
@@ -237,6 +245,7 @@ export function main(argv: string[]): Promise<number> {
     try {
       runtime = await startCommandRuntime('demo', config, logging.logger);
       logging.display?.watch(runtime);
+      display = logging.display;
       say(`configuration: ${configPath}; broker: embedded (${runtime.embedded?.brokerAddress})`);
       for (let cycle = 0; cycle <= cycles; cycle++) {
         if (cycle > 0)
@@ -253,6 +262,7 @@ export function main(argv: string[]): Promise<number> {
       }
     } finally {
       logging.display?.setExtra([]);
+      display = null;
       await runtime?.close();
       stop.dispose();
       logging.close();
@@ -266,9 +276,11 @@ export function main(argv: string[]): Promise<number> {
         ? `ok: after every cycle both targets held exactly the source's bytes.`
         : 'FAILED: a target differs from the source (see the table).',
     );
-    say(`next: extentlog verify -c ${configPath}`);
+    // How this command was started, so that the hints can be pasted as they are.
+    const self = `node ${path.relative(process.cwd(), process.argv[1] ?? 'dist/bin/extentlog.js')}`;
+    say(`next: ${self} verify -c ${configPath}`);
     say(
-      `      extentlog restore -c ${configPath} --target mirror-a --feed ${FEED} --disk ${DISK} --output ${path.join(dir, 'restored.img')}`,
+      `      ${self} restore -c ${configPath} --target mirror-a --feed ${FEED} --disk ${DISK} --output ${path.join(dir, 'restored.img')}`,
     );
     return ok ? EXIT_OK : EXIT_FAILURE;
   });
