@@ -244,6 +244,7 @@ export function main(argv: string[]): Promise<number> {
     const rows: CycleRow[] = [];
     try {
       runtime = await startCommandRuntime('demo', config, logging.logger);
+      stop.ready();
       logging.display?.watch(runtime);
       display = logging.display;
       say(`configuration: ${configPath}; broker: embedded (${runtime.embedded?.brokerAddress})`);

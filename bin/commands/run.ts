@@ -64,14 +64,14 @@ export function main(argv: string[]): Promise<number> {
       file: values['log-file'],
     });
     const stop = listenForStopSignals((signal) =>
-      logging.logger.warn({ signal }, 'second signal: exiting without a clean stop'),
+      logging.logger.warn({ signal }, 'exiting at once, without a clean stop'),
     );
     let runtime: Runtime | null = null;
     try {
       runtime = await startCommandRuntime('run', config, logging.logger);
+      stop.ready();
       logging.display?.watch(runtime);
       if (values.once === true) {
-        if (stop.signal.aborted) return EXIT_FAILURE;
         const report = await runOnce(runtime, { timeoutMs, signal: stop.signal });
         logging.display?.stop();
         printReport(report);

@@ -182,3 +182,23 @@ test('run replicates on its schedule and stops cleanly on SIGTERM', async (t) =>
   const verified = await runCli(t, ['verify', '-c', setup.configPath]);
   assert.equal(verified.code, 0, transcript(verified));
 });
+
+test('a signal while run is still starting exits at once', async (t) => {
+  const dir = await tempDir(t, 'cli-run-starting');
+  const configPath = path.join(dir.path, 'unreachable.yaml');
+  // Port 1 refuses connections: start-up keeps retrying the cluster.
+  await writeFile(
+    configPath,
+    'kafka:\n  brokers: ["127.0.0.1:1"]\n  replicationFactor: 1\nschemaRegistry:\n  url: http://127.0.0.1:1\n',
+  );
+  const run = startCli(t, ['run', '-c', configPath]);
+  await eventually(
+    'a refused connection',
+    () => (run.stderr().includes('ECONNREFUSED') ? true : undefined),
+    30_000,
+  );
+  run.child.kill('SIGTERM');
+  const result = await run.exited;
+  assert.equal(result.code, 143, transcript(result));
+  assert.match(result.stderr, /"msg":"exiting at once, without a clean stop"/);
+});
