@@ -8,6 +8,9 @@ import process from 'node:process';
 // File I/O (pwrite, fdatasync of many partitions and targets) runs on libuv's thread pool,
 // which is created on first use with 4 threads unless told otherwise.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// Every producer names its partition, so kafkajs's default partitioner never runs and its
+// notice about the v2 default would only be noise on every command.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 interface Command {
   readonly summary: string;
@@ -15,6 +18,22 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  run: {
+    summary: 'run the feeds and targets of a configuration (until stopped, or --once)',
+    load: () => import('./commands/run.js'),
+  },
+  demo: {
+    summary: 'replicate a sample disk into two targets on the embedded broker and prove it',
+    load: () => import('./commands/demo.js'),
+  },
+  verify: {
+    summary: "compare each target's latest restore point with its source disk (sha256)",
+    load: () => import('./commands/verify.js'),
+  },
+  restore: {
+    summary: 'write a disk as of a restore point to an image file or a block device',
+    load: () => import('./commands/restore.js'),
+  },
   broker: {
     summary: 'run the embedded Kafka-compatible broker and schema registry standalone',
     load: () => import('./commands/broker.js'),

@@ -72,7 +72,8 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
   }
 }
 
-function buildTarget(target: TargetConfig, logger: Logger): Target {
+/** The target a configuration describes (the commands that read restore points back use it too). */
+export function buildTarget(target: TargetConfig, logger: Logger): Target {
   switch (target.type) {
     case 'file':
       return createFileTarget({

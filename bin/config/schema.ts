@@ -139,11 +139,13 @@ export const configSchema = z
         });
       targets.add(target.name);
       target.feeds.forEach((feed, feedIndex) => {
-        if (!feeds.has(feed)) {
+        // On a Kafka cluster a target may follow feeds that run on other hosts; on the
+        // embedded broker every feed runs here, so an unknown name is a mistake.
+        if (!feeds.has(feed) && config.kafka === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['targets', index, 'feeds', feedIndex],
-            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'} (only with kafka may a target follow feeds that run elsewhere)`,
           });
         }
       });
