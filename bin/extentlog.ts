@@ -8,9 +8,6 @@ import process from 'node:process';
 // File I/O (pwrite, fdatasync of many partitions and targets) runs on libuv's thread pool,
 // which is created on first use with 4 threads unless told otherwise.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-// Every producer names its partition, so kafkajs's default partitioner never runs and its
-// notice about the v2 default would only be noise on every command.
-process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 interface Command {
   readonly summary: string;

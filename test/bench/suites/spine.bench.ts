@@ -31,13 +31,17 @@ interface Report {
   readonly [field: string]: unknown;
 }
 
-function startRole(
-  role: 'producer' | 'consumer',
-  configPath: string,
-): { child: ChildProcess; reports: AsyncIterator<Report> } {
+interface Role {
+  readonly child: ChildProcess;
+  readonly reports: AsyncIterator<Report>;
+  readonly exited: Promise<unknown>;
+}
+
+function startRole(role: 'producer' | 'consumer', configPath: string): Role {
   const child = spawn(process.execPath, [roleScript, role, configPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const lines = createInterface({ input: child.stdout! });
   async function* parse(): AsyncGenerator<Report> {
     for await (const line of lines) {
@@ -47,7 +51,7 @@ function startRole(
     }
     throw new Error(`${role} ended without reporting`);
   }
-  return { child, reports: parse() };
+  return { child, reports: parse(), exited };
 }
 
 async function next(reports: AsyncIterator<Report>, event: string): Promise<Report> {
@@ -66,7 +70,7 @@ async function seconds(operation: () => Promise<unknown>): Promise<number> {
 
 interface Setup {
   readonly configPath: string;
-  readonly consumer: { child: ChildProcess; reports: AsyncIterator<Report> };
+  readonly consumer: Role;
 }
 
 /** Starts a consumer for one image on a fresh feed, returns how to run producer cycles. */
@@ -116,7 +120,7 @@ async function syncOnce(
     throw new Error(
       `restored epoch ${String(restored.epoch)}, committed ${String(committed.epoch)}`,
     );
-  await new Promise((resolve) => producer.child.once('exit', resolve));
+  await producer.exited;
   return {
     committed,
     restored,
@@ -128,7 +132,7 @@ async function syncOnce(
 async function tearDown(setup: Setup): Promise<Report> {
   setup.consumer.child.stdin!.end();
   const exit = await next(setup.consumer.reports, 'exit');
-  await new Promise((resolve) => setup.consumer.child.once('exit', resolve));
+  await setup.consumer.exited;
   return exit;
 }
 
