@@ -131,6 +131,7 @@ export async function startRuntime(
               ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
             },
       logger: logger.child({ component: 'log' }),
+      driver: config.logDriver,
       replicationFactor: config.kafka?.replicationFactor ?? 1,
     });
     closers.push(() => log.close());
