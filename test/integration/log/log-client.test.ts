@@ -81,6 +81,8 @@ for (const driver of ['kafkajs', 'librdkafka'] as const satisfies readonly LogDr
         for await (const _ of log.readRange({ topic: 'ranges', partition: 3, fromOffset: 0 }))
           break;
       }, /has no partition 3/);
+      // Range reads leave no consumer group behind.
+      assert.deepEqual(await log.admin.listGroups(), []);
     });
 
     test('ensureTopic creates, then grows, and group offsets keep their metadata', async (t) => {
