@@ -175,20 +175,19 @@ export class LibrdkafkaConsumer implements LogConsumer {
       offset,
       ...(metadata === undefined || metadata === null ? {} : { metadata }),
     }));
-    await new Promise<void>((resolve, reject) =>
-      this.#consumer.commitCb(list, (error) =>
-        error
-          ? reject(
-              toLogError(
-                error,
-                `group ${this.#options.groupId} committing offsets of ${offsets.map((entry) => `${entry.topic}[${entry.partition}]`).join(', ')}`,
-                'EXTENTLOG_ERR_LOG_CONSUME',
-                { groupId: this.#options.groupId },
-              ),
-            )
-          : resolve(),
-      ),
-    );
+    try {
+      await new Promise<void>((resolve, reject) =>
+        this.#consumer.commitCb(list, (error) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      // Also what the binding throws at once (a consumer already closed).
+      throw toLogError(
+        error,
+        `group ${this.#options.groupId} committing offsets of ${offsets.map((entry) => `${entry.topic}[${entry.partition}]`).join(', ')}`,
+        'EXTENTLOG_ERR_LOG_CONSUME',
+        { groupId: this.#options.groupId },
+      );
+    }
   }
 
   async stop(): Promise<void> {
