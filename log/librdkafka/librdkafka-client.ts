@@ -75,7 +75,10 @@ export function createLibrdkafkaDataPath(
 
   const consumerProperties = (maxBytesPerPartition: number): RdkafkaConfig => ({
     ...base,
-    'fetch.message.max.bytes': maxBytesPerPartition,
+    // At most 4 MiB per partition and fetch: with 16 MiB fetches librdkafka spends twice
+    // the CPU per GiB consumed and is no faster (log-drivers bench, 512 KiB records);
+    // smaller fetches only make the batches handed to onBatch smaller.
+    'fetch.message.max.bytes': Math.min(maxBytesPerPartition, 4 * MiB),
     'fetch.max.bytes': LOG_DEFAULTS.maxFetchBytes,
     'receive.message.max.bytes': LOG_DEFAULTS.maxFetchBytes + MiB,
     'fetch.wait.max.ms': LOG_DEFAULTS.fetchMaxWaitMs,
