@@ -52,23 +52,29 @@ async function processCpuSeconds(pid: number, ticksPerSecond: number): Promise<n
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
-/** Measures `operation` moving `bytes`, timed from the call or from when it calls `mark`. */
+/**
+ * Measures `operation`, which returns the bytes it moved. Wall time and this process's
+ * CPU time count from the call, or from when the operation calls `mark` (the bytes it
+ * returns are then those moved after the mark). The broker's CPU counts throughout.
+ */
 async function phase(
-  bytes: number,
   brokerCpu: () => Promise<number>,
   operation: (mark: () => void) => Promise<number>,
 ): Promise<Phase> {
-  const cpuBefore = process.cpuUsage();
   const brokerBefore = await brokerCpu();
+  let cpuBefore = process.cpuUsage();
   let started = process.hrtime.bigint();
-  const counted = await operation(() => (started = process.hrtime.bigint()));
+  const counted = await operation(() => {
+    cpuBefore = process.cpuUsage();
+    started = process.hrtime.bigint();
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
   const brokerSeconds = (await brokerCpu()) - brokerBefore;
   return {
     MBps: counted / MB / seconds,
-    cpuPerGiB: ((cpu.user + cpu.system) / 1e6) * (GiB / bytes),
-    brokerCpuPerGiB: brokerSeconds * (GiB / bytes),
+    cpuPerGiB: ((cpu.user + cpu.system) / 1e6) * (GiB / counted),
+    brokerCpuPerGiB: brokerSeconds * (GiB / counted),
   };
 }
 
@@ -94,7 +100,7 @@ async function driverRun(
       await log.admin.ensureTopic({ topic: name, partitions, maxMessageBytes: 9 * MiB });
       const producer = await log.producer();
       try {
-        return await phase(bytes, brokerCpu, async () => {
+        return await phase(brokerCpu, async () => {
           for (let index = 0; index < records; index += 1)
             await producer.publish(name, index % partitions, [
               { key, value: values[index % values.length]! },
@@ -115,9 +121,9 @@ async function driverRun(
     );
 
     const consumer = await log.consumer({ groupId: `bench-${driver}`, topics: [topic] });
-    // Timed from the first batch on (the group join is not the driver's speed), so the
-    // first batch's bytes are not counted.
-    const consume = await phase(bytes, brokerCpu, async (mark) => {
+    // Timed from the first batch on (the group join is not the driver's speed); the first
+    // batch's bytes are not counted.
+    const consume = await phase(brokerCpu, async (mark) => {
       let seen = 0;
       let counted = 0;
       let first = true;
