@@ -192,5 +192,47 @@ for (const driver of ['kafkajs', 'librdkafka'] as const satisfies readonly LogDr
       assert.deepEqual(seen[0].slice(rewindAt), range(5, 40));
       assert.deepEqual(assigned.map(({ partition }) => partition).sort(), [0, 1]);
     });
+
+    test('a second member takes partitions over: the first one hears which', async (t) => {
+      const broker = await startTestBroker((fn) => t.after(fn));
+      const log = await client(t, broker.address);
+      await log.admin.ensureTopic({ topic: 'shared', partitions: 2 });
+      const producer = await log.producer();
+      for (const partition of [0, 1])
+        await producer.send('shared', partition, [{ key: null, value: Buffer.from('x') }]);
+      await producer.close();
+
+      const member = async (name: string) => {
+        const owned = new Set<number>();
+        const revoked: number[] = [];
+        const read = new Set<number>();
+        const consumer = await log.consumer({ groupId: 'shared-group', topics: ['shared'] });
+        t.after(() => consumer.stop());
+        await consumer.run({
+          onAssigned: (partitions) => partitions.forEach(({ partition }) => owned.add(partition)),
+          onRevoked: (partitions) =>
+            partitions.forEach(({ partition }) => {
+              owned.delete(partition);
+              revoked.push(partition);
+            }),
+          onBatch: async (batch) => {
+            assert.ok(owned.has(batch.partition), `${name} got a batch of [${batch.partition}]`);
+            read.add(batch.partition);
+          },
+        });
+        return { owned, revoked, read };
+      };
+      const first = await member('first');
+      await eventually('the first member reads both partitions', () =>
+        first.read.size === 2 ? true : undefined,
+      );
+      const second = await member('second');
+      await eventually('the partitions split between the members', () =>
+        first.owned.size === 1 && second.owned.size === 1 ? true : undefined,
+      );
+      const [moved] = [...second.owned];
+      assert.notEqual(moved, [...first.owned][0]);
+      assert.ok(first.revoked.includes(moved!), `the first member heard [${moved}] was revoked`);
+    });
   });
 }
