@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine to run extentlog from this checkout: Debian packages (for the tests),
-# npm dependencies, native addons and the TypeScript build. Idempotent and quick when
+# npm dependencies, native addons, the kernel module's VM test image (for the tests) and the
+# TypeScript build. Idempotent and quick when
 # nothing changed.
 #
 #   scripts/setup.sh          everything the tests need
@@ -47,5 +48,6 @@ install_npm_dependencies() {
 [ "$mode" = test ] && install_debian_packages
 install_npm_dependencies
 bash scripts/build-native.sh
+[ "$mode" = test ] && bash scripts/build-kmod.sh
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
