@@ -156,9 +156,7 @@ static long exl_ack(struct exl_target *xt, struct file *file, u64 __user *arg)
 	else if (pos > j->read)
 		ret = -EINVAL;
 	else if (pos > j->tail)
-		j->tail = pos;
-	if (!ret)
-		__exl_journal_flush_lost(j);
+		__exl_journal_ack(j, pos);
 	spin_unlock_irq(&xt->lock);
 	mutex_unlock(&xt->read_mutex);
 	return ret;
@@ -182,6 +180,7 @@ static long exl_info(struct exl_target *xt, struct exl_info __user *arg)
 	info.next_seq = xt->next_seq;
 	info.lost_total = j->lost_total;
 	info.last_loss_head = j->last_loss_head;
+	info.acked_data_end = j->acked_data_end;
 	info.inflight_writes = xt->inflight;
 	if (xt->snap) {
 		info.snap_id = xt->snap->id;

@@ -11,7 +11,7 @@
  * changes under a read. The snapshot lives in memory only; see kmod/README.md for what
  * survives a reboot.
  *
- * Lock order: ctl_mutex, then cow_mutex, then exl_target.lock.
+ * Lock order: ctl_mutex, then read_mutex or cow_mutex, then exl_target.lock.
  */
 #include <linux/bitmap.h>
 #include <linux/blkdev.h>
@@ -235,7 +235,7 @@ static bool exl_drained(struct exl_target *xt)
 }
 
 static int exl_snap_check(struct exl_target *xt, struct file *store,
-			  u32 chunk_bytes)
+			  u32 chunk_bytes, u64 flags)
 {
 	if (xt->dead)
 		return -ENODEV;
@@ -249,6 +249,8 @@ static int exl_snap_check(struct exl_target *xt, struct file *store,
 		return -EBADF;
 	if (exl_store_is_protected(xt, store))
 		return -EINVAL;
+	if (flags & ~EXL_SNAP_RELEASE_BELOW)
+		return -EINVAL;
 	return 0;
 }
 
@@ -261,7 +263,7 @@ int exl_snap_start(struct exl_target *xt, struct file *owner,
 	int ret;
 
 	mutex_lock(&xt->ctl_mutex);
-	ret = exl_snap_check(xt, store, args->chunk_bytes);
+	ret = exl_snap_check(xt, store, args->chunk_bytes, args->flags);
 	if (ret) {
 		fput(store);
 		goto unlock;
@@ -277,6 +279,9 @@ int exl_snap_start(struct exl_target *xt, struct file *owner,
 	spin_unlock_irq(&xt->lock);
 	ret = wait_event_killable(xt->drained, exl_drained(xt));
 
+	/* Releasing records must not race a read(2) copying them out. */
+	if (args->flags & EXL_SNAP_RELEASE_BELOW)
+		mutex_lock(&xt->read_mutex);
 	spin_lock_irq(&xt->lock);
 	if (!ret) {
 		snap->id = ++xt->last_snap_id;
@@ -284,12 +289,19 @@ int exl_snap_start(struct exl_target *xt, struct file *owner,
 		snap->owner = owner;
 		args->lost_total = j->lost_total;
 		args->last_loss_head = j->last_loss_head;
+		if (args->flags & EXL_SNAP_RELEASE_BELOW) {
+			if (j->read < snap->marker_pos)
+				j->read = snap->marker_pos;
+			__exl_journal_ack(j, snap->marker_pos);
+		}
 		xt->snap = snap;
 		xt->snap_gen++;
 		__exl_journal_marker(j, EXL_REC_SNAP_START, snap->id, 0);
 	}
 	xt->blocking = false;
 	spin_unlock_irq(&xt->lock);
+	if (args->flags & EXL_SNAP_RELEASE_BELOW)
+		mutex_unlock(&xt->read_mutex);
 	exl_submit_deferred(xt);
 	if (ret) {
 		exl_snap_free(snap);

@@ -91,3 +91,19 @@ void __exl_journal_marker(struct exl_journal *j, u16 type, u64 arg, int status)
 	rec.completed_ns = rec.issued_ns;
 	__exl_journal_push(j, &rec, false);
 }
+
+/* Releases the records below @pos (tail <= @pos <= read). */
+void __exl_journal_ack(struct exl_journal *j, u64 pos)
+{
+	u64 at;
+
+	for (at = j->tail; at < pos; at++) {
+		u16 type = j->records[at & (j->capacity - 1)].type;
+
+		if (type == EXL_REC_WRITE || type == EXL_REC_DISCARD ||
+		    type == EXL_REC_WRITE_ZEROES)
+			j->acked_data_end = at + 1;
+	}
+	j->tail = pos;
+	__exl_journal_flush_lost(j);
+}

@@ -46,6 +46,7 @@ struct exl_journal {
 	u64 lost_total;
 	u64 last_loss_head;
 	u64 lost_since_ns; /* time of the first unreported drop */
+	u64 acked_data_end; /* 1 + pos of the last data record acknowledged */
 	wait_queue_head_t readers;
 };
 
@@ -133,6 +134,7 @@ void __exl_journal_push(struct exl_journal *j, struct exl_record *rec,
 			bool droppable);
 void __exl_journal_flush_lost(struct exl_journal *j);
 void __exl_journal_marker(struct exl_journal *j, u16 type, u64 arg, int status);
+void __exl_journal_ack(struct exl_journal *j, u64 pos);
 
 /* exl-chardev.c */
 int exl_chardev_add(struct exl_target *xt);

@@ -93,7 +93,9 @@ struct exl_info {
 	__u64 snap_copied_chunks;
 	__s32 snap_error; /* 0, or the negative errno that invalidated it */
 	__u32 reserved0;
-	__u64 reserved[6];
+	/* 1 + the pos of the last data record acknowledged, 0 if none was */
+	__u64 acked_data_end;
+	__u64 reserved[5];
 };
 
 /*
@@ -110,8 +112,17 @@ struct exl_snap_start {
 	__u64 capacity_chunks; /* out: chunks the COW store holds */
 	__u64 lost_total; /* out: exl_info.lost_total at the marker */
 	__u64 last_loss_head; /* out: exl_info.last_loss_head at the marker */
-	__u64 reserved[2];
+	__u64 flags; /* in: EXL_SNAP_* */
+	__u64 reserved;
 };
+
+/*
+ * Release every record below the marker as the snapshot starts (the reader's position
+ * moves up to the marker): for a reader that re-reads the whole device from the snapshot
+ * and has no use for them. A full ring has room again at once, so the writes that arrive
+ * while the device is read are not dropped.
+ */
+#define EXL_SNAP_RELEASE_BELOW (1ULL << 0)
 
 /* Reads the snapshot image. offset_bytes and length_bytes are multiples of 512. */
 struct exl_snap_read {
@@ -127,7 +138,11 @@ struct exl_snap_read {
 
 #define EXL_IOC_MAGIC 0xE7
 #define EXL_IOC_INFO _IOR(EXL_IOC_MAGIC, 1, struct exl_info)
-/* Releases every record with pos < *arg; *arg must not pass the read position. */
+/*
+ * Releases every record with pos < *arg; *arg must not pass the read position. A reader
+ * may release records it has no use for (flushes) without a new resume point: exl_info.
+ * acked_data_end tells whether any data record was released after a position.
+ */
 #define EXL_IOC_ACK _IOW(EXL_IOC_MAGIC, 2, __u64)
 #define EXL_IOC_SNAP_START _IOWR(EXL_IOC_MAGIC, 3, struct exl_snap_start)
 /* Ends the snapshot *arg; the file that started it ends it on close as well. */

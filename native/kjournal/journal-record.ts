@@ -14,6 +14,21 @@ import { NativeError } from '../errors.js';
 export const JOURNAL_RECORD_BYTES = 64;
 const SECTOR_BYTES = 512;
 
+/** Byte offsets of the fields; the addon reports offsetof() of each for a check. */
+export const JOURNAL_RECORD_LAYOUT = {
+  pos: 0,
+  seq: 8,
+  sector: 16,
+  nrSectors: 24,
+  type: 28,
+  flags: 30,
+  issuedNs: 32,
+  completedNs: 40,
+  status: 48,
+  arg: 56,
+} as const;
+const L = JOURNAL_RECORD_LAYOUT;
+
 /** enum exl_record_type, by value. */
 export const JOURNAL_RECORD_TYPES = [
   undefined,
@@ -69,7 +84,7 @@ export function decodeJournalRecords(buffer: Buffer): JournalRecord[] {
   }
   const records: JournalRecord[] = [];
   for (let at = 0; at < buffer.length; at += JOURNAL_RECORD_BYTES) {
-    const typeValue = buffer.readUInt16LE(at + 28);
+    const typeValue = buffer.readUInt16LE(at + L.type);
     const type = JOURNAL_RECORD_TYPES[typeValue];
     if (type === undefined) {
       throw new NativeError(
@@ -77,19 +92,19 @@ export function decodeJournalRecords(buffer: Buffer): JournalRecord[] {
         `journal record at byte ${at}: expected a type 1-${JOURNAL_RECORD_TYPES.length - 1}, received ${typeValue}`,
       );
     }
-    const flags = buffer.readUInt16LE(at + 30);
+    const flags = buffer.readUInt16LE(at + L.flags);
     records.push({
-      pos: buffer.readBigUInt64LE(at),
-      seq: buffer.readBigUInt64LE(at + 8),
+      pos: buffer.readBigUInt64LE(at + L.pos),
+      seq: buffer.readBigUInt64LE(at + L.seq),
       type,
-      offsetBytes: Number(buffer.readBigUInt64LE(at + 16)) * SECTOR_BYTES,
-      lengthBytes: buffer.readUInt32LE(at + 24) * SECTOR_BYTES,
+      offsetBytes: Number(buffer.readBigUInt64LE(at + L.sector)) * SECTOR_BYTES,
+      lengthBytes: buffer.readUInt32LE(at + L.nrSectors) * SECTOR_BYTES,
       fua: (flags & FLAG_FUA) !== 0,
       preflush: (flags & FLAG_PREFLUSH) !== 0,
-      issuedNs: buffer.readBigUInt64LE(at + 32),
-      completedNs: buffer.readBigUInt64LE(at + 40),
-      status: buffer.readInt32LE(at + 48),
-      arg: buffer.readBigUInt64LE(at + 56),
+      issuedNs: buffer.readBigUInt64LE(at + L.issuedNs),
+      completedNs: buffer.readBigUInt64LE(at + L.completedNs),
+      status: buffer.readInt32LE(at + L.status),
+      arg: buffer.readBigUInt64LE(at + L.arg),
     });
   }
   return records;
