@@ -9,6 +9,7 @@
  *     threads=3 ops=200 region_bytes=<device / threads> base_bytes=0 seed=1
  *     min_bytes=4096 max_bytes=65536 pace_us=0
  *     zero_every=0 discard_every=0 flush_every=0 dsync_every=0   (0: never)
+ *     sequential=0   1: max_bytes writes one after the other through the region, wrapping
  * A discard is followed by a write of the same range (logged as two entries with the same
  * operation number), so that the device's final content never depends on what the device
  * makes of a discard.
@@ -49,7 +50,7 @@ struct config {
 	const char *device;
 	unsigned long long threads, ops, zero_every, discard_every, flush_every;
 	unsigned long long dsync_every, region_bytes, base_bytes, seed;
-	unsigned long long min_bytes, max_bytes, pace_us;
+	unsigned long long min_bytes, max_bytes, pace_us, sequential;
 };
 
 struct worker {
@@ -124,6 +125,12 @@ static void *run(void *arg)
 		int discard_result = 0;
 		ssize_t n;
 
+		if (c->sequential) {
+			uint64_t slots = c->region_bytes / c->max_bytes;
+
+			length = c->max_bytes;
+			offset = region + (gen - 1) % slots * length;
+		}
 		if (offset + length > region + c->region_bytes)
 			length = region + c->region_bytes - offset;
 		*e = (struct wlog){ .thread = w->index,
@@ -202,6 +209,7 @@ static int parse(struct config *c, const char *kv)
 		{ "discard_every", &c->discard_every },
 		{ "flush_every", &c->flush_every },
 		{ "dsync_every", &c->dsync_every },
+		{ "sequential", &c->sequential },
 	};
 	const char *eq = strchr(kv, '=');
 

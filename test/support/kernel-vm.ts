@@ -9,7 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -78,6 +78,7 @@ export interface VmOptions {
 
 export interface VmRun {
   readonly name: string;
+  readonly resultsDir: string;
   readonly console: string;
   readonly consolePath: string;
   /** The scenario's exit status, or null when the guest never reported one. */
@@ -129,7 +130,10 @@ export async function runVm(options: VmOptions): Promise<VmRun> {
     '-virtfs',
     `local,path=${resultsDir},mount_tag=results,security_model=none,id=results`,
     ...(options.hostRoot
-      ? ['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,id=hostroot']
+      ? [
+          '-virtfs',
+          'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,id=hostroot,multidevs=remap',
+        ]
       : []),
     ...(options.network ? ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0'] : []),
   ];
@@ -166,6 +170,7 @@ export async function runVm(options: VmOptions): Promise<VmRun> {
   const scenarioLog = await readFile(path.join(resultsDir, 'scenario.log'), 'utf8').catch(() => '');
   return {
     name: options.name,
+    resultsDir,
     console: text,
     consolePath,
     scenarioExit: status === null ? null : Number(status[1]),
@@ -175,12 +180,17 @@ export async function runVm(options: VmOptions): Promise<VmRun> {
   };
 }
 
+/** Copies the results directory (console, scenario log, what the guest wrote) to .tmp/vm-logs/. */
 async function keepConsole(name: string, consolePath: string): Promise<string> {
-  const dir = path.join(checkoutDir, '.tmp', 'vm-logs');
-  await mkdir(dir, { recursive: true });
-  const saved = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
-  await copyFile(consolePath, saved);
-  return saved;
+  const saved = path.join(
+    checkoutDir,
+    '.tmp',
+    'vm-logs',
+    `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+  );
+  await mkdir(path.dirname(saved), { recursive: true });
+  await cp(path.dirname(consolePath), saved, { recursive: true });
+  return path.join(saved, path.basename(consolePath));
 }
 
 /** Runs `checks`; when one fails, saves the guest console and names it in the error. */
