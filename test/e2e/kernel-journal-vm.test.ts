@@ -94,7 +94,7 @@ test('writes in a guest travel kernel journal → broker → file target; the ta
     memoryMb: 1536,
     hostRoot: true,
     network: true,
-    timeoutMs: 270_000,
+    timeoutMs: 420_000,
     cleanup: (fn) => t.after(fn),
   });
 

@@ -222,10 +222,10 @@ async function main(planPath: string): Promise<void> {
               () =>
                 reject(
                   new Error(
-                    `${name}: no consistency point within 120 s: ${JSON.stringify(feed.status())}`,
+                    `${name}: no consistency point within 240 s: ${JSON.stringify(feed.status())}`,
                   ),
                 ),
-              120_000,
+              240_000,
             );
           }),
         ]).finally(() => clearTimeout(timer));

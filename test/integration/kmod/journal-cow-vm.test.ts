@@ -94,7 +94,7 @@ async function runScenario(t: TestContext, name: string, moduleParams: string): 
     },
     disks: [vda, vdb, vdc],
     resultsDir,
-    timeoutMs: 150_000,
+    timeoutMs: 240_000,
     cleanup: (fn) => t.after(fn),
   });
   return keepConsoleOnFailure(vm, async () => {

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# VM scenario of the kmod benchmark: the same workloads on the raw disk and through the
+# extentlog target (whose journal a reader keeps draining), alternating, ROUNDS times; then,
+# when GUEST_PLAN is set, Node.js publishes the journal to the host's broker to measure the
+# achieved RPO. /results/scenario.env: ROUNDS SEQ_ARGS RAND_ARGS [CHECKOUT GUEST_PLAN].
+# Disks: vda protected, vdb COW store.
+set -u
+. /results/scenario.env
+export DM_DISABLE_UDEV=1
+fail() { echo "EXL-VM: FAIL $*"; exit 1; }
+
+insmod /mods/extentlog.ko || fail "insmod extentlog"
+SECTORS=$(cat /sys/block/vda/size)
+dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0" || fail "dmsetup create exl0"
+exlctl dump /dev/extentlog/j0 /tmp/journal.bin >/dev/null 2>&1 &
+DUMP=$!
+round=1
+while [ $round -le "$ROUNDS" ]; do
+	for workload in seq rand; do
+		case $workload in
+		seq) args=$SEQ_ARGS ;;
+		*) args=$RAND_ARGS ;;
+		esac
+		exl-writer /dev/vda "/results/$workload-raw-$round.bin" $args >/dev/null ||
+			fail "$workload raw"
+		exl-writer /dev/mapper/exl0 "/results/$workload-exl-$round.bin" $args >/dev/null ||
+			fail "$workload extentlog"
+	done
+	round=$((round + 1))
+done
+kill -TERM $DUMP
+wait $DUMP
+dmsetup remove exl0 || fail "dmsetup remove exl0"
+[ -n "${GUEST_PLAN:-}" ] || { rmmod extentlog; exit 0; }
+
+dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0" || fail "dmsetup create exl0"
+mkdir -p /host
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose hostroot /host ||
+	fail "mount hostroot"
+mount -t devtmpfs devtmpfs /host/dev
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t tmpfs tmpfs /host/tmp
+mkdir -p /host/tmp/results
+mount --bind /results /host/tmp/results
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+KAFKAJS_NO_PARTITIONER_WARNING=1 chroot /host /usr/bin/node --enable-source-maps \
+	"$CHECKOUT/dist/test/support/kernel-journal-guest.js" "$GUEST_PLAN"
+rc=$?
+umount /host/tmp/results
+dmsetup remove exl0
+rmmod extentlog
+exit $rc
