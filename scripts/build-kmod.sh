@@ -9,7 +9,8 @@ exec 9>kmod/build.lock
 flock 9
 headers=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -1 || true)
 digest=$( (echo "$headers"; cat kmod/Kbuild kmod/Makefile kmod/configure kmod/*.c kmod/*.h \
-  kmod/uapi/*.h kmod/probes/*.c kmod/tools/*.c kmod/vm/init kmod/vm/build-image.sh) |
+  kmod/uapi/*.h kmod/probes/*.c kmod/tools/*.c kmod/vm/init kmod/vm/guest-lib.sh \
+  kmod/vm/build-image.sh) |
   sha256sum | cut -c1-16)
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$digest" ]; then
   exit 0

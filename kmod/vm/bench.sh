@@ -6,8 +6,8 @@
 # Disks: vda protected, vdb COW store.
 set -u
 . /results/scenario.env
+. /lib/exl-vm.sh
 export DM_DISABLE_UDEV=1
-fail() { echo "EXL-VM: FAIL $*"; exit 1; }
 
 insmod /mods/extentlog.ko || fail "insmod extentlog"
 SECTORS=$(cat /sys/block/vda/size)
@@ -34,21 +34,9 @@ dmsetup remove exl0 || fail "dmsetup remove exl0"
 [ -n "${GUEST_PLAN:-}" ] || { rmmod extentlog; exit 0; }
 
 dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0" || fail "dmsetup create exl0"
-mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose hostroot /host ||
-	fail "mount hostroot"
-mount -t devtmpfs devtmpfs /host/dev
-mount -t proc proc /host/proc
-mount -t sysfs sysfs /host/sys
-mount -t tmpfs tmpfs /host/tmp
-mkdir -p /host/tmp/results
-mount --bind /results /host/tmp/results
-ip link set lo up
-ip link set eth0 up
-ip addr add 10.0.2.15/24 dev eth0
-ip route add default via 10.0.2.2
-KAFKAJS_NO_PARTITIONER_WARNING=1 chroot /host /usr/bin/node --enable-source-maps \
-	"$CHECKOUT/dist/test/support/kernel-journal-guest.js" "$GUEST_PLAN"
+exl_mount_host || fail "mount hostroot"
+exl_network
+exl_run_guest "$GUEST_PLAN"
 rc=$?
 umount /host/tmp/results
 dmsetup remove exl0

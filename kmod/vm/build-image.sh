@@ -55,6 +55,8 @@ done
 cp "$OUT/extentlog.ko" "$IR/mods/"
 cp "$OUT/exlctl" "$OUT/exl-writer" "$IR/bin/"
 cp "$HERE/init" "$IR/init"
+mkdir -p "$IR/lib"
+cp "$HERE/guest-lib.sh" "$IR/lib/exl-vm.sh"
 chmod +x "$IR/init"
 (cd "$IR" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$OUT/initramfs.cpio.gz"
 rm -rf "$IR"

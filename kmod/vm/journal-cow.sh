@@ -9,9 +9,8 @@
 # Disks: vda protected, vdb COW store, vdc overflow storm.
 set -u
 . /results/scenario.env
+. /lib/exl-vm.sh
 export DM_DISABLE_UDEV=1
-step() { echo "EXL-VM: $*"; }
-fail() { echo "EXL-VM: FAIL $*"; exit 1; }
 field() { sed -n "s/.*\\b$1=\\([0-9-]*\\).*/\\1/p"; }
 
 insmod /mods/extentlog.ko $EXL_PARAMS || fail "insmod extentlog"

@@ -153,7 +153,7 @@ export class JournalCycle implements ChangeSet {
       start = { pos: full.markerPos, lostTotal: full.lostTotal };
       yield { kind: 'consistency-point', reference: this.#referenceAt(start) };
     }
-    yield* this.#stream(start, []);
+    yield* this.#stream(start);
   }
 
   /** The whole disk, read from the snapshot taken when the cycle opened. */
@@ -187,10 +187,7 @@ export class JournalCycle implements ChangeSet {
     }
   }
 
-  async *#stream(
-    start: { pos: bigint; lostTotal: bigint },
-    initialBacklog: JournalRecord[],
-  ): AsyncGenerator<ChangeItem> {
+  async *#stream(start: { pos: bigint; lostTotal: bigint }): AsyncGenerator<ChangeItem> {
     const settings = this.#settings;
     const now = this.#options.now;
     const startPos = start.pos;
@@ -200,7 +197,7 @@ export class JournalCycle implements ChangeSet {
     let epoch = this.#newEpoch();
     let barrier = false;
     let lastPointMs = now();
-    let backlog = initialBacklog;
+    let backlog: JournalRecord[] = [];
     let resuming = this.#options.fullSnapshot === null;
     const absorb = (records: readonly JournalRecord[]) => {
       for (const record of records) {
