@@ -7,11 +7,8 @@
 set -u
 . /results/scenario.env
 . /lib/exl-vm.sh
-export DM_DISABLE_UDEV=1
 
-insmod /mods/extentlog.ko || fail "insmod extentlog"
-SECTORS=$(cat /sys/block/vda/size)
-dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0" || fail "dmsetup create exl0"
+exl_protect_vda
 exlctl dump /dev/extentlog/j0 /tmp/journal.bin >/dev/null 2>&1 &
 DUMP=$!
 round=1

@@ -10,12 +10,8 @@
 set -u
 . /results/scenario.env
 . /lib/exl-vm.sh
-export DM_DISABLE_UDEV=1
 
-insmod /mods/extentlog.ko || fail "insmod extentlog"
-SECTORS=$(cat /sys/block/vda/size)
-dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0 2 ring_records $RING_RECORDS" ||
-	fail "dmsetup create exl0"
+exl_protect_vda "$RING_RECORDS"
 exl_mount_host || fail "mount hostroot"
 exl_network
 step "node starts"

@@ -1,11 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shell functions for the VM scenarios, installed in the initramfs as /lib/exl-vm.sh.
 
+# No udev in the initramfs: libdevmapper creates the /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
+
 # A line on the scenario log; FAIL ends the scenario.
 step() { echo "EXL-VM: $* t=$(cut -d' ' -f1 /proc/uptime)"; }
 fail() {
 	echo "EXL-VM: FAIL $*"
 	exit 1
+}
+
+# Loads the module (parameters: $EXL_PARAMS) and creates /dev/mapper/exl0 over /dev/vda
+# with the journal /dev/extentlog/j0; $1, if given, is its ring_records.
+exl_protect_vda() {
+	insmod /mods/extentlog.ko ${EXL_PARAMS:-} || fail "insmod extentlog"
+	SECTORS=$(cat /sys/block/vda/size)
+	options=${1:+2 ring_records $1}
+	dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0 $options" ||
+		fail "dmsetup create exl0"
+	[ -c /dev/extentlog/j0 ] || fail "no /dev/extentlog/j0"
+	[ -b /dev/mapper/exl0 ] || fail "no /dev/mapper/exl0"
 }
 
 # Mounts the host's root (9p tag "hostroot", read-only) on /host with what a process

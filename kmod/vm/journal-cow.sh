@@ -10,14 +10,9 @@
 set -u
 . /results/scenario.env
 . /lib/exl-vm.sh
-export DM_DISABLE_UDEV=1
 field() { sed -n "s/.*\\b$1=\\([0-9-]*\\).*/\\1/p"; }
 
-insmod /mods/extentlog.ko $EXL_PARAMS || fail "insmod extentlog"
-SECTORS=$(cat /sys/block/vda/size)
-dmsetup create exl0 --table "0 $SECTORS extentlog /dev/vda j0" || fail "dmsetup create exl0"
-[ -c /dev/extentlog/j0 ] || fail "no /dev/extentlog/j0"
-[ -b /dev/mapper/exl0 ] || fail "no /dev/mapper/exl0"
+exl_protect_vda
 step "exl0 created over $SECTORS sectors"
 
 exlctl dump /dev/extentlog/j0 /results/journal.bin >/results/dump.out 2>&1 &

@@ -6,7 +6,7 @@
  * target, whose image must equal the guest's disk after it powered off (sha256).
  */
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { cp, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
@@ -15,8 +15,8 @@ import type { ExtentlogRecord } from '../../schemas/extentlog-record.js';
 import { createRecordCodec } from '../../schemas/record-codec.js';
 import { sha256OfFile } from '../support/image-files.js';
 import { initialImage } from '../support/journal-workload.js';
-import type { GuestPlan, GuestResult } from '../support/kernel-journal-guest.js';
-import { buildVmImage, checkoutDir, keepConsoleOnFailure, runVm } from '../support/kernel-vm.js';
+import { buildVmImage, checkoutDir, keepConsoleOnFailure } from '../support/kernel-vm.js';
+import { runNodeGuest } from '../support/node-guest-vm.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { eventually, startTestBroker } from '../support/test-broker.js';
 import { startTestRegistry } from '../support/test-registry.js';
@@ -39,18 +39,16 @@ test('writes in a guest travel kernel journal → broker → file target; the ta
   await writeFile(vdb, '');
   await truncate(vdb, 48 * MiB);
   const resultsDir = path.join(dir.path, 'results');
-  const plan: GuestPlan = {
-    brokerPort: broker.port,
-    hostAddress: '10.0.2.2',
-    registryUrl: `http://10.0.2.2:${registry.running.port}`,
-    feed: FEED,
+  const { vm, result: guestResult } = await runNodeGuest({
+    image,
+    name: 'kernel-journal-e2e',
+    scenario: 'e2e',
+    env: { RING_RECORDS: '1024' },
+    disks: [vda, vdb],
+    resultsDir,
+    broker,
+    registry,
     topic: TOPIC,
-    diskId: 'vda',
-    journalPath: '/dev/extentlog/j0',
-    cowStorePath: '/dev/vdb',
-    device: '/dev/mapper/exl0',
-    writer: image.writer,
-    resultPath: '/tmp/results/guest-result.json',
     consistencyIntervalMs: 500,
     phases: [
       // The first epoch is FULL: this workload starts once it is committed.
@@ -77,32 +75,13 @@ test('writes in a guest travel kernel journal → broker → file target; the ta
         writer: ['threads=2', 'ops=60', 'seed=5', 'pace_us=10000', 'zero_every=7'],
       },
     ],
-  };
-  await mkdir(resultsDir, { recursive: true });
-  await writeFile(path.join(resultsDir, 'plan.json'), JSON.stringify(plan));
-  const vm = await runVm({
-    image,
-    name: 'kernel-journal-e2e',
-    scenario: path.join(checkoutDir, 'kmod', 'vm', 'e2e.sh'),
-    env: {
-      CHECKOUT: checkoutDir,
-      RING_RECORDS: '1024',
-      GUEST_PLAN: '/tmp/results/plan.json',
-    },
-    disks: [vda, vdb],
-    resultsDir,
-    memoryMb: 1536,
-    hostRoot: true,
-    network: true,
     timeoutMs: 420_000,
     cleanup: (fn) => t.after(fn),
   });
 
   await keepConsoleOnFailure(vm, async () => {
     assert.deepEqual(vm.kernelProblems, [], 'the guest kernel complained');
-    const result = JSON.parse(
-      await readFile(path.join(resultsDir, 'guest-result.json'), 'utf8'),
-    ) as GuestResult;
+    const result = await guestResult();
     assert.equal(result.error, null, `the guest program failed: ${result.error}`);
     assert.equal(vm.scenarioExit, 0, vm.scenarioLog);
     const [steady, storm, after] = result.phases;

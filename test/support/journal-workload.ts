@@ -194,15 +194,9 @@ export function matchJournal(
     for (const op of queue) problems.push(`${describeOp(op)} has no journal record`);
 
   const flushes = records.filter((record) => record.type === 'FLUSH');
-  const used = new Set<bigint>();
-  for (const op of ops.filter((candidate) => candidate.kind === 'FLUSH')) {
-    const match = flushes.find(
-      (record) =>
-        !used.has(record.pos) && record.issuedNs >= op.startNs && record.completedNs <= op.endNs,
-    );
-    if (match === undefined) problems.push(`${describeOp(op)} has no FLUSH record`);
-    else used.add(match.pos);
-  }
+  const flushOps = ops.filter((candidate) => candidate.kind === 'FLUSH');
+  for (const op of unmatchedFlushes(flushOps, flushes))
+    problems.push(`${describeOp(op)} has no FLUSH record`);
   return {
     problems,
     opOfRecord,
@@ -210,6 +204,33 @@ export function matchJournal(
     flushRecords: flushes.length,
     fuaRecords: records.filter((record) => record.fua).length,
   };
+}
+
+/**
+ * The flush operations that cannot each have a FLUSH record of their own inside their time
+ * window: a maximum bipartite matching (Kuhn's augmenting paths), since the windows of
+ * concurrent threads overlap and a greedy choice can take the record another one needed.
+ */
+function unmatchedFlushes(ops: readonly WriterOp[], flushes: readonly JournalRecord[]): WriterOp[] {
+  const fits = ops.map((op) =>
+    flushes.flatMap((record, index) =>
+      record.issuedNs >= op.startNs && record.completedNs <= op.endNs ? [index] : [],
+    ),
+  );
+  const owner = new Map<number, number>(); // record index → op index
+  const claim = (op: number, seen: Set<number>): boolean => {
+    for (const record of fits[op] ?? []) {
+      if (seen.has(record)) continue;
+      seen.add(record);
+      const holder = owner.get(record);
+      if (holder === undefined || claim(holder, seen)) {
+        owner.set(record, op);
+        return true;
+      }
+    }
+    return false;
+  };
+  return ops.filter((_, index) => !claim(index, new Set()));
 }
 
 export interface Replay {

@@ -6,11 +6,11 @@
  * achieved RPO: the time from a write's completion in the kernel to the durable SyncCommit
  * of its epoch in the host's broker, with the kernel-journal source running in the guest.
  */
-import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeWriterLog, type WriterOp } from '../../support/journal-workload.js';
-import type { GuestPlan, GuestResult } from '../../support/kernel-journal-guest.js';
-import { buildVmImage, checkoutDir, runVm } from '../../support/kernel-vm.js';
+import { buildVmImage } from '../../support/kernel-vm.js';
+import { runNodeGuest } from '../../support/node-guest-vm.js';
 import { startTestBroker } from '../../support/test-broker.js';
 import { startTestRegistry } from '../../support/test-registry.js';
 import { MiB, throughputRow, timeRow, type BenchRow, type BenchSuite } from '../harness.js';
@@ -59,20 +59,22 @@ export const suite: BenchSuite = {
       await writeFile(vdb, '');
       await truncate(vdb, 64 * MiB);
       const resultsDir = path.join(context.workDir, 'results');
-      await mkdir(resultsDir, { recursive: true });
-      const topic = 'kmodbench.kj.extents';
-      const plan: GuestPlan = {
-        brokerPort: broker.port,
-        hostAddress: '10.0.2.2',
-        registryUrl: `http://10.0.2.2:${registry.running.port}`,
-        feed: 'kj',
-        topic,
-        diskId: 'vda',
-        journalPath: '/dev/extentlog/j0',
-        cowStorePath: '/dev/vdb',
-        device: '/dev/mapper/exl0',
-        writer: image.writer,
-        resultPath: '/tmp/results/guest-result.json',
+      const seqOps = Math.max(32, Math.round((diskBytes / MiB) * 0.5));
+      context.log(`booting the guest (${ROUNDS} rounds of ${seqOps} × 1 MiB, then the RPO run)`);
+      const { vm, result: guestResult } = await runNodeGuest({
+        image,
+        name: 'kmod-bench',
+        scenario: 'bench',
+        env: {
+          ROUNDS: String(ROUNDS),
+          SEQ_ARGS: `threads=1 ops=${seqOps} sequential=1 min_bytes=1048576 max_bytes=1048576`,
+          RAND_ARGS: 'threads=1 ops=300 seed=5 min_bytes=4096 max_bytes=4096',
+        },
+        disks: [vda, vdb],
+        resultsDir,
+        broker,
+        registry,
+        topic: 'kmodbench.kj.extents',
         consistencyIntervalMs: CONSISTENCY_INTERVAL_MS,
         phases: [
           {
@@ -81,26 +83,6 @@ export const suite: BenchSuite = {
             writer: ['threads=1', 'ops=150', 'seed=11', 'pace_us=20000', 'dsync_every=3'],
           },
         ],
-      };
-      await writeFile(path.join(resultsDir, 'plan.json'), JSON.stringify(plan));
-      const seqOps = Math.max(32, Math.round((diskBytes / MiB) * 0.5));
-      context.log(`booting the guest (${ROUNDS} rounds of ${seqOps} × 1 MiB, then the RPO run)`);
-      const vm = await runVm({
-        image,
-        name: 'kmod-bench',
-        scenario: path.join(checkoutDir, 'kmod', 'vm', 'bench.sh'),
-        env: {
-          ROUNDS: String(ROUNDS),
-          SEQ_ARGS: `threads=1 ops=${seqOps} sequential=1 min_bytes=1048576 max_bytes=1048576`,
-          RAND_ARGS: 'threads=1 ops=300 seed=5 min_bytes=4096 max_bytes=4096',
-          CHECKOUT: checkoutDir,
-          GUEST_PLAN: '/tmp/results/plan.json',
-        },
-        disks: [vda, vdb],
-        resultsDir,
-        memoryMb: 1536,
-        hostRoot: true,
-        network: true,
         timeoutMs: 600_000,
         cleanup,
       });
@@ -127,9 +109,7 @@ export const suite: BenchSuite = {
           list.flatMap((run) => run.latenciesSeconds),
           q,
         );
-      const result = JSON.parse(
-        await readFile(path.join(resultsDir, 'guest-result.json'), 'utf8'),
-      ) as GuestResult;
+      const result = await guestResult();
       if (result.error !== null) throw new Error(`the RPO run failed: ${result.error}`);
       const rpoMs = result.phases.flatMap((phase) => phase.publishLatenciesMs);
       return [
