@@ -51,6 +51,11 @@ export const SOURCE_ERRORS = {
       'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_TOOL: {
+    summary:
+      'an external tool of the source (qemu-img, qemu-nbd, nbdkit) failed or could not be started; the message has its command line and what it printed',
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_UNEXPECTED: {
     summary:
       'a sync cycle failed with an error that carries no extentlog code; the message has the details',

@@ -1,0 +1,142 @@
+/**
+ * A helper process that serves on a unix socket for the length of a cycle: qemu-nbd
+ * exporting an image, nbdkit with its VDDK plugin exporting a VMware snapshot. Started
+ * with its arguments (never a shell), ready once its socket exists, stopped by its PID —
+ * and `stop()` resolves only after the process has exited, because such servers hold locks
+ * (qemu-nbd holds the image's lock until it exits).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { describeError } from '../errors/extentlog-error.js';
+import { SourceError } from './errors.js';
+
+export interface ServerProcessOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Where the server listens: the unix socket it creates, or host:port with `ready`. */
+  readonly listensOn: string;
+  readonly readyTimeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** When the server is ready; default: once the socket `listensOn` exists. */
+  readonly ready?: () => Promise<boolean>;
+}
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly listensOn: string;
+  /** The last few KiB the server wrote to stderr. */
+  stderr(): string;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL (no clean-up by the server); resolves once the process has exited. */
+  kill(): Promise<void>;
+}
+
+const STDERR_KEEP_BYTES = 8192;
+
+export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
+  const { command, args, listensOn } = options;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  let child: ChildProcess;
+  try {
+    child = spawn(command, [...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(options.env ? { env: options.env } : {}),
+    });
+  } catch (error) {
+    throw toolError(command, args, `could not start: ${describeError(error)}`, error);
+  }
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEEP_BYTES);
+  });
+  let exitCode: number | null = null;
+  let spawnError: Error | null = null;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? (signal === null ? -1 : 128);
+      resolve();
+    });
+    child.once('error', (error) => {
+      spawnError = error;
+      resolve();
+    });
+  });
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+  });
+
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (spawnError !== null)
+      throw toolError(
+        command,
+        args,
+        `could not start: ${describeError(spawnError)}${(spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? ` (is ${command} installed?)` : ''}`,
+        spawnError,
+      );
+    if (hasExited)
+      throw toolError(
+        command,
+        args,
+        `exited with code ${String(exitCode)} before listening: ${stderr.trim()}`,
+      );
+    if (await (options.ready ?? (() => exists(listensOn)))()) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw toolError(
+        command,
+        args,
+        `was not ready (listening on ${listensOn}) within ${readyTimeoutMs} ms: ${stderr.trim()}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  return {
+    pid: child.pid!,
+    listensOn,
+    stderr: () => stderr,
+    get exited() {
+      return hasExited;
+    },
+    async stop(graceMs = 10_000) {
+      if (hasExited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (hasExited) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function exists(filePath: string): Promise<boolean> {
+  try {
+    await stat(filePath);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toolError(
+  command: string,
+  args: readonly string[],
+  what: string,
+  cause?: unknown,
+): SourceError {
+  return new SourceError('EXTENTLOG_ERR_SOURCE_TOOL', `${command} ${args.join(' ')}: ${what}`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { command, args },
+  });
+}
