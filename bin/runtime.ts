@@ -89,6 +89,8 @@ export interface RuntimeOptions {
   readonly feeds?: boolean;
   /** Start the targets' replays (default true). */
   readonly targets?: boolean;
+  /** Wraps each target as it is built (instrumentation around the real adapter). */
+  readonly decorateTarget?: (name: string, target: Target) => Target;
 }
 
 export async function startRuntime(
@@ -147,7 +149,11 @@ export async function startRuntime(
     });
     const restorePointCodec = createRestorePointCodec({ registry, subject: `${rpTopic}-value` });
     await restorePointCodec.register();
-    const control: ControlChannel = await openControlChannel({ log, prefix });
+    const control: ControlChannel = await openControlChannel({
+      log,
+      prefix,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+    });
     closers.push(() => control.close());
 
     const codecs = new Map<string, RecordCodec>();
@@ -230,7 +236,8 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const target = buildTarget(targetConfig, logger);
+        const built = buildTarget(targetConfig, logger);
+        const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
         const writer: RestorePointWriter = createRestorePointWriter({
@@ -246,6 +253,7 @@ export async function startRuntime(
           decoder,
           feeds: targetConfig.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
           groupId: replayGroupId(prefix, targetConfig.name),
+          sessionTimeoutMs: config.sessionTimeoutMs,
           restorePoints: writer,
           lastRestorePoints: known,
           requestRebaseline: (feed, disk, reason) => {
