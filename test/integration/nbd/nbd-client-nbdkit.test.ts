@@ -13,7 +13,7 @@ import { NbdClient } from '../../../producers/nbd/nbd-client.js';
 import type { NbdError } from '../../../producers/nbd/errors.js';
 import { patternBytes, writeAt } from '../../support/image-files.js';
 import { makePskFile, startNbdkit } from '../../support/nbd-servers.js';
-import { eventually } from '../../support/test-broker.js';
+import { eventually } from '../../support/eventually.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const KiB = 1024;
