@@ -15,6 +15,7 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createQemuSource } from '../producers/qemu/qemu-source.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -69,6 +70,25 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
       });
+    case 'qemu':
+      return createQemuSource({
+        disks: source.disks.map((disk) =>
+          disk.image !== undefined
+            ? { diskId: disk.id, image: disk.image }
+            : {
+                diskId: disk.id,
+                qmpSocket: disk.qmpSocket!,
+                node: disk.node!,
+                ...(disk.nbdSocket === undefined ? {} : { nbdSocket: disk.nbdSocket }),
+              },
+        ),
+        workDir: source.workDir ?? path.join(config.dataDir, 'qemu', feed.name),
+        bitmapGranularityBytes: source.bitmapGranularityBytes,
+        persistentBitmaps: source.persistentBitmaps,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'qemu' }),
+      });
   }
 }
 
@@ -91,6 +111,8 @@ export interface RuntimeOptions {
   readonly targets?: boolean;
   /** Wraps each target as it is built (instrumentation around the real adapter). */
   readonly decorateTarget?: (name: string, target: Target) => Target;
+  /** Wraps (or replaces) each feed's source as it is built (fault injection in tests). */
+  readonly decorateSource?: (feed: string, source: ChangeSource) => ChangeSource;
 }
 
 export async function startRuntime(
@@ -168,10 +190,11 @@ export async function startRuntime(
     if (options.feeds ?? true) {
       for (const feedConfig of config.feeds) {
         const topic = extentsTopic(prefix, feedConfig.name);
+        const built = buildSource(feedConfig, config, logger);
         const feed = createFeed({
           name: feedConfig.name,
           topic,
-          source: buildSource(feedConfig, config, logger),
+          source: options.decorateSource?.(feedConfig.name, built) ?? built,
           log,
           codec: codecs.get(feedConfig.name)!,
           logger: logger.child({ feed: feedConfig.name }),

@@ -57,7 +57,53 @@ export const imageSourceSchema = z.strictObject({
   detectHoles: z.boolean().optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
+/** A disk of the QEMU source: a qcow2 image no VM runs, or a node of a running QEMU. */
+const qemuDiskSchema = z
+  .strictObject({
+    id: z.string().min(1),
+    /** A qcow2 image not in use (bitmaps via qemu-img, read via qemu-nbd). */
+    image: z.string().min(1).optional(),
+    /** The QMP socket of a running VM or qemu-storage-daemon. */
+    qmpSocket: z.string().min(1).optional(),
+    /** With qmpSocket: the disk's block node-name, or its device / qdev id. */
+    node: z.string().min(1).optional(),
+    /** With qmpSocket: the unix socket of QEMU's NBD server (started there if none runs). */
+    nbdSocket: z.string().min(1).optional(),
+  })
+  .superRefine((disk, context) => {
+    const live = disk.qmpSocket !== undefined || disk.node !== undefined;
+    if (
+      (disk.image === undefined) === !live ||
+      (live && (disk.qmpSocket === undefined || disk.node === undefined))
+    )
+      context.addIssue({
+        code: 'custom',
+        message: 'expected either image, or qmpSocket and node',
+      });
+    if (disk.image !== undefined && disk.nbdSocket !== undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['nbdSocket'],
+        message: 'only for qmpSocket disks',
+      });
+  });
+
+export const qemuSourceSchema = z.strictObject({
+  type: z.literal('qemu'),
+  disks: z.array(qemuDiskSchema).min(1),
+  /** qemu-nbd sockets and fleecing files; defaults to <dataDir>/qemu/<feed>. QEMU must be able to write it. */
+  workDir: z.string().min(1).optional(),
+  /** Dirty bitmap granularity, also the disks' block size. */
+  bitmapGranularityBytes: positiveInt.default(64 * 1024),
+  /** Running QEMU: whether new bitmaps are saved in the qcow2 and survive a restart. */
+  persistentBitmaps: z.boolean().default(true),
+  /** NBD connections per cycle, when the export allows several. */
+  nbdConnections: positiveInt.max(16).default(2),
+  /** Largest NBD read request. */
+  maxRequestBytes: positiveInt.max(32 * MiB).default(2 * MiB),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema, qemuSourceSchema]);
 
 export const feedSchema = z.strictObject({
   name,
