@@ -98,9 +98,9 @@ export const qemuSourceSchema = z.strictObject({
   /** Running QEMU: whether new bitmaps are saved in the qcow2 and survive a restart. */
   persistentBitmaps: z.boolean().default(true),
   /** NBD connections per cycle, when the export allows several. */
-  nbdConnections: positiveInt.max(16).default(2),
+  nbdConnections: positiveInt.max(16).default(4),
   /** Largest NBD read request. */
-  maxRequestBytes: positiveInt.max(32 * MiB).default(2 * MiB),
+  maxRequestBytes: positiveInt.max(32 * MiB).default(256 * 1024),
 });
 
 export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema, qemuSourceSchema]);

@@ -120,6 +120,7 @@ export class NbdConnection {
   /** Requests issued or waiting for a slot, so that close() can wait for them. */
   readonly #settling = new Set<Promise<unknown>>();
   #waiting: (() => void)[] = [];
+  #outgoing: Buffer[] = [];
   #slotsUsed = 0;
   #nextHandle = 1;
   #failure: NbdError | null = null;
@@ -248,7 +249,8 @@ export class NbdConnection {
   async #disconnect(): Promise<void> {
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
     if (this.#failure === null || this.#failure.details.errno === 'ESHUTDOWN')
-      this.#transport.write(requestHeader(NBD_CMD.DISC, 0, 0, 0));
+      this.#send(requestHeader(NBD_CMD.DISC, 0, 0, 0));
+    this.#flush();
     await this.#transport.end().catch(() => this.#transport.destroy());
   }
 
@@ -271,7 +273,7 @@ export class NbdConnection {
         buffer,
       });
       this.#inFlight.set(handle, request);
-      this.#transport.write(requestHeader(command, handle, offsetBytes, lengthBytes));
+      this.#send(requestHeader(command, handle, offsetBytes, lengthBytes));
       try {
         await settled;
       } catch (error) {
@@ -294,6 +296,24 @@ export class NbdConnection {
     this.#closing = true;
     this.onFailure?.(error);
     void this.#disconnect();
+  }
+
+  /**
+   * Queues a request header. Requests issued together (a read split into pieces, the next
+   * requests started by a batch of replies) go out in one write once the current tick's
+   * work is done: one system call instead of one per 28-byte header.
+   */
+  #send(header: Buffer): void {
+    this.#outgoing.push(header);
+    if (this.#outgoing.length === 1) process.nextTick(() => this.#flush());
+  }
+
+  #flush(): void {
+    if (this.#outgoing.length === 0) return;
+    const batch = this.#outgoing.length === 1 ? this.#outgoing[0]! : Buffer.concat(this.#outgoing);
+    this.#outgoing = [];
+    if (this.#failure === null || this.#failure.details.errno === 'ESHUTDOWN')
+      this.#transport.write(batch);
   }
 
   #takeHandle(): number {

@@ -40,6 +40,8 @@ export interface ByteSink {
   directTarget(): Buffer | null;
   /** `lengthBytes` bytes were read into the last `directTarget()`. */
   directBytes(lengthBytes: number): void;
+  /** How many bytes to read when there is no direct target: no more than the sink needs. */
+  scratchBytes?(): number;
   /** The stream ended: null when the peer closed it, else the failure. */
   ended(error: Error | null): void;
 }
@@ -57,6 +59,7 @@ export class NbdTransport {
   #zeroCopy: boolean;
   readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   #given: Buffer | null = null;
+  #givenDirect = false;
   #ended = false;
   readonly #closed: Promise<void>;
 
@@ -219,12 +222,21 @@ export class NbdTransport {
   #nextBuffer(): Buffer {
     const target = this.#sink?.directTarget() ?? null;
     // Never hand out an empty buffer: libuv reports ENOBUFS for it.
-    this.#given = target !== null && target.length > 0 ? target : this.#scratch;
+    if (target !== null && target.length > 0) {
+      this.#given = target;
+      this.#givenDirect = true;
+      return target;
+    }
+    // Reading no further than a reply's header keeps the data after it for a direct read.
+    const wanted = this.#sink?.scratchBytes?.() ?? SCRATCH_BYTES;
+    this.#given =
+      wanted > 0 && wanted < SCRATCH_BYTES ? this.#scratch.subarray(0, wanted) : this.#scratch;
+    this.#givenDirect = false;
     return this.#given;
   }
 
   #onRead(lengthBytes: number, buffer: Uint8Array): void {
-    if (buffer === this.#given && buffer !== this.#scratch) this.#sink?.directBytes(lengthBytes);
+    if (buffer === this.#given && this.#givenDirect) this.#sink?.directBytes(lengthBytes);
     else this.#sink?.bytes(Buffer.from(buffer.buffer, buffer.byteOffset, lengthBytes));
   }
 }

@@ -142,6 +142,14 @@ export class ReplyParser implements ByteSink {
     }
   }
 
+  /** Up to the end of a structured header and a data chunk's offset; a payload's rest. */
+  scratchBytes(): number {
+    if (this.#stage === 'header') return STRUCTURED_REPLY_HEADER_BYTES + 8 - this.#headerFill;
+    if (this.#stage === 'data-offset' || this.#stage === 'payload')
+      return this.#payload.length - this.#payloadFill;
+    return 0;
+  }
+
   directTarget(): Buffer | null {
     return this.#stage === 'data' ? this.#target!.subarray(this.#targetFill) : null;
   }

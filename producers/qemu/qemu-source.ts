@@ -84,8 +84,8 @@ function validate(options: QemuSourceOptions) {
   return {
     granularityBytes,
     persistentBitmaps: options.persistentBitmaps ?? true,
-    nbdConnections: options.nbdConnections ?? 2,
-    maxRequestBytes: options.maxRequestBytes ?? 2 * MiB,
+    nbdConnections: options.nbdConnections ?? 4,
+    maxRequestBytes: options.maxRequestBytes ?? 256 * KiB,
     startImageExport: options.startImageExport ?? startQemuNbdExport,
     byId,
   };
