@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import net from 'node:net';
 import { describeError } from '../errors/extentlog-error.js';
 import { SourceError } from './errors.js';
 
@@ -17,7 +18,7 @@ export interface ServerProcessOptions {
   readonly listensOn: string;
   readonly readyTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
-  /** When the server is ready; default: once the socket `listensOn` exists. */
+  /** When the server is ready; default: once the unix socket `listensOn` accepts connections. */
   readonly ready?: () => Promise<boolean>;
 }
 
@@ -85,7 +86,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
         args,
         `exited with code ${String(exitCode)} before listening: ${stderr.trim()}`,
       );
-    if (await (options.ready ?? (() => exists(listensOn)))()) break;
+    if (await (options.ready ?? (() => socketAccepts(listensOn)))()) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       await exited;
@@ -120,13 +121,24 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   };
 }
 
-async function exists(filePath: string): Promise<boolean> {
+/**
+ * Whether a unix socket accepts connections: it exists from bind(), but refuses them until
+ * listen(). The probe connection is closed at once (servers log a short-lived client).
+ */
+export async function socketAccepts(socketPath: string): Promise<boolean> {
   try {
-    await stat(filePath);
-    return true;
+    await stat(socketPath);
   } catch {
     return false;
   }
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: socketPath });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function toolError(

@@ -5,9 +5,12 @@
  * nbd+unix URL). Stopped by its PID: `stop()` is a clean shutdown that saves persistent
  * bitmaps, `kill()` a crash that leaves them inconsistent.
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { startServerProcess, type ServerProcess } from '../../producers/server-process.js';
+import {
+  socketAccepts,
+  startServerProcess,
+  type ServerProcess,
+} from '../../producers/server-process.js';
 import type { Cleanup } from './nbd-servers.js';
 import { qemuIo } from './qemu-images.js';
 
@@ -57,7 +60,7 @@ export async function startStorageDaemon(
     command: 'qemu-storage-daemon',
     args,
     listensOn: qmpSocket,
-    ready: async () => (await Promise.all(sockets.map(exists))).every(Boolean),
+    ready: async () => (await Promise.all(sockets.map(socketAccepts))).every(Boolean),
   });
   cleanup(() => process.stop());
   const rwUrl = `nbd+unix:///rw?socket=${nbdSocket ?? ''}`;
@@ -69,9 +72,3 @@ export async function startStorageDaemon(
     write: (commands) => qemuIo(rwUrl, commands, 'raw'),
   };
 }
-
-const exists = (filePath: string) =>
-  stat(filePath).then(
-    () => true,
-    () => false,
-  );
