@@ -4,9 +4,11 @@
  * codecs, every feed and every target's replay. It is the only place that constructs
  * adapters; everything else receives what it needs.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
+import { describeError } from '../errors/extentlog-error.js';
 import { createLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
 import type { LogClient } from '../log/log-client.js';
@@ -16,6 +18,7 @@ import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
 import { createQemuSource } from '../producers/qemu/qemu-source.js';
+import { createVmwareSource } from '../producers/vmware/vmware-source.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -27,6 +30,7 @@ import {
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
 
 const MiB = 1024 * 1024;
@@ -56,6 +60,19 @@ export function restorePointsTopic(prefix: string): string {
 
 export function replayGroupId(prefix: string, target: string): string {
   return `${prefix}.target.${target}`;
+}
+
+/** A file a source setting names (a secret, a CA), read at start-up. */
+function readSetting(feed: FeedConfig, setting: string, filePath: string): Buffer {
+  try {
+    return readFileSync(filePath);
+  } catch (error) {
+    throw new ConfigError(
+      'EXTENTLOG_ERR_CONFIG_READ',
+      `feed ${feed.name}: source.${setting} ${filePath} cannot be read: ${describeError(error)}`,
+      { cause: error, details: { feed: feed.name, setting, path: filePath } },
+    );
+  }
 }
 
 function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger): ChangeSource {
@@ -89,6 +106,44 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         maxRequestBytes: source.maxRequestBytes,
         logger: logger.child({ feed: feed.name, source: 'qemu' }),
       });
+    case 'vmware': {
+      // Secrets come from files, read once here; they never reach the logs.
+      const password = readSetting(feed, 'passwordFile', source.passwordFile)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
+      const reader = source.snapshotReader;
+      return createVmwareSource({
+        connection: {
+          url: source.url,
+          username: source.username,
+          password,
+          ...(source.caFile === undefined
+            ? {}
+            : { ca: readSetting(feed, 'caFile', source.caFile) }),
+          ...(source.thumbprint === undefined ? {} : { thumbprint: source.thumbprint }),
+          rejectUnauthorized: source.rejectUnauthorized,
+        },
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          vm: disk.vm,
+          ...(disk.disk === undefined ? {} : { disk: disk.disk }),
+        })),
+        snapshotReader:
+          reader.type === 'command'
+            ? reader
+            : {
+                ...reader,
+                user: reader.user ?? source.username,
+                passwordFile: reader.passwordFile ?? source.passwordFile,
+              },
+        workDir: source.workDir ?? path.join(config.dataDir, 'vmware', feed.name),
+        blockSizeBytes: source.blockSizeBytes,
+        quiesce: source.quiesce,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'vmware' }),
+      });
+    }
   }
 }
 

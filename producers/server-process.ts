@@ -6,8 +6,11 @@
  * (qemu-nbd holds the image's lock until it exits).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describeError } from '../errors/extentlog-error.js';
 import { SourceError } from './errors.js';
 
@@ -36,6 +39,16 @@ export interface ServerProcess {
 }
 
 const STDERR_KEEP_BYTES = 8192;
+
+/**
+ * A fresh unix socket path in `directory`; sun_path holds 108 bytes, so deep directories
+ * fall back to the temp directory.
+ */
+export function socketPathIn(directory: string, prefix: string): string {
+  const name = `${prefix}-${randomBytes(6).toString('hex')}.sock`;
+  const socketPath = path.join(directory, name);
+  return socketPath.length > 100 ? path.join(os.tmpdir(), `extentlog-${name}`) : socketPath;
+}
 
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const { command, args, listensOn } = options;

@@ -49,3 +49,4 @@ install_npm_dependencies
 bash scripts/build-native.sh
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
+[ "$mode" = test ] && bash scripts/build-vcsim.sh

@@ -103,7 +103,70 @@ export const qemuSourceSchema = z.strictObject({
   maxRequestBytes: positiveInt.max(32 * MiB).default(256 * 1024),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema, qemuSourceSchema]);
+/** How a VMware snapshot's disk is served over NBD for a cycle. */
+const snapshotReaderSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('nbdkit-vddk'),
+    /** Where VDDK (vmware-vix-disklib-distrib) is unpacked. */
+    libdir: z.string().min(1),
+    /** The host VDDK connects to; defaults to the url's host. */
+    server: z.string().min(1).optional(),
+    /** Default: the source's username and passwordFile. */
+    user: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** SHA-1 thumbprint of the server certificate (VDDK checks it). */
+    thumbprint: z.string().min(1),
+    /** VDDK transports in order, e.g. 'hotadd:nbdssl:nbd'. */
+    transports: z.string().min(1).optional(),
+    extraParameters: z.array(z.string().min(1)).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('command'),
+    /** argv of an NBD server for the snapshot: {socket} {vm} {snapshot} {file} {diskKey}. */
+    command: z.array(z.string().min(1)).min(1),
+  }),
+]);
+
+export const vmwareSourceSchema = z.strictObject({
+  type: z.literal('vmware'),
+  /** The vSphere SDK endpoint: https://vcenter.example/sdk */
+  url: z.url(),
+  username: z.string().min(1),
+  /** A file holding the password (never the password itself). */
+  passwordFile: z.string().min(1),
+  /** PEM CA certificate(s) of vCenter / ESXi. */
+  caFile: z.string().min(1).optional(),
+  /** SHA-1 thumbprint of the server certificate, checked instead of the CA. */
+  thumbprint: z.string().min(1).optional(),
+  /** false accepts any certificate (labs only). */
+  rejectUnauthorized: z.boolean().default(true),
+  disks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        /** The VM's managed object id (vm-42) or name. */
+        vm: z.string().min(1),
+        /** The virtual disk's device key or label; default: the VM's only disk. */
+        disk: z.union([z.number().int(), z.string().min(1)]).optional(),
+      }),
+    )
+    .min(1),
+  snapshotReader: snapshotReaderSchema,
+  /** Sockets of the snapshot NBD servers; defaults to <dataDir>/vmware/<feed>. */
+  workDir: z.string().min(1).optional(),
+  /** Extents are aligned to it. */
+  blockSizeBytes: positiveInt.default(64 * 1024),
+  /** Quiesce guest file systems (VMware Tools) for app-consistent snapshots. */
+  quiesce: z.boolean().default(false),
+  nbdConnections: positiveInt.max(16).default(4),
+  maxRequestBytes: positiveInt.max(32 * MiB).default(256 * 1024),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  imageSourceSchema,
+  qemuSourceSchema,
+  vmwareSourceSchema,
+]);
 
 export const feedSchema = z.strictObject({
   name,

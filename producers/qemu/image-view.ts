@@ -8,13 +8,10 @@
  * the next, never lost. qemu-nbd holds the image's lock while it runs; the view is released
  * only once its process has exited.
  */
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { DIRTY_BITMAP_PREFIX } from '../nbd/nbd-constants.js';
 import type { NbdAddress } from '../nbd/nbd-client.js';
-import { startServerProcess } from '../server-process.js';
+import { socketPathIn, startServerProcess } from '../server-process.js';
 import { isOurBitmap, type CyclePlan } from './bitmap-plan.js';
 import type { PointInTimeView } from './point-in-time-view.js';
 import { addBitmap, imageInfo, mergeIntoBitmap, removeBitmap } from './qemu-img.js';
@@ -39,10 +36,7 @@ export type StartImageExport = (request: ImageExportRequest) => Promise<ImageExp
 
 /** qemu-nbd on a unix socket in `workDir`, several clients allowed, until stopped. */
 export const startQemuNbdExport: StartImageExport = async (request) => {
-  const name = `nbd-${randomBytes(6).toString('hex')}.sock`;
-  // sun_path holds 108 bytes: deep work directories fall back to the temp directory.
-  let socketPath = path.join(request.workDir, name);
-  if (socketPath.length > 100) socketPath = path.join(os.tmpdir(), `extentlog-${name}`);
+  const socketPath = socketPathIn(request.workDir, 'qemu-nbd');
   const exportName = 'extentlog';
   const args = [
     '--read-only',

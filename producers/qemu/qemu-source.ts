@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ConfiguredDisks } from '../configured-disks.js';
 import { SourceError } from '../errors.js';
 import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
 import { bitmapReference, newBitmapName, planCycle } from './bitmap-plan.js';
@@ -119,16 +120,8 @@ export function createQemuSource(options: QemuSourceOptions): ChangeSource {
   const session = qmpSessions();
   const openCycles = new Set<ChangeSet>();
 
-  function configOf(diskId: string): QemuDiskConfig {
-    const config = byId.get(diskId);
-    if (config === undefined)
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_UNKNOWN_DISK',
-        `qemu source: no disk ${diskId} is configured (configured: ${[...byId.keys()].join(', ')})`,
-        { details: { diskId } },
-      );
-    return config;
-  }
+  const configured = new ConfiguredDisks('qemu', byId);
+  const configOf = (diskId: string): QemuDiskConfig => configured.get(diskId);
 
   async function sizeOf(config: QemuDiskConfig): Promise<number> {
     if ('image' in config) return (await imageInfo(config.image)).virtualSizeBytes;

@@ -20,6 +20,7 @@ import { sha256OfFile } from '../support/image-files.js';
 import { startNbdkit, type RunningNbdServer } from '../support/nbd-servers.js';
 import { imageBitmaps, imageSha256, qemuImg, qemuIo } from '../support/qemu-images.js';
 import { silentLogger } from '../support/silent-logger.js';
+import { fileTargetEntry } from '../support/spine-configs.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const MiB = 1024 * 1024;
@@ -68,15 +69,7 @@ test('an NBD server killed mid-read: the cycle fails clearly, nothing is committ
           heartbeatIntervalMs: 0,
         },
       ],
-      targets: [
-        {
-          type: 'file',
-          name: 'mirror',
-          feeds: ['vm1'],
-          path: path.join(dir.path, 'mirror', '{disk}.img'),
-          flushIntervalMs: 100,
-        },
-      ],
+      targets: [fileTargetEntry('mirror', ['vm1'], path.join(dir.path, 'mirror', '{disk}.img'))],
     },
     'test config',
   );

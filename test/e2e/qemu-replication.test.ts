@@ -24,6 +24,7 @@ import {
 } from '../support/qemu-images.js';
 import { startStorageDaemon } from '../support/qemu-storage-daemon.js';
 import { silentLogger } from '../support/silent-logger.js';
+import { fileTargetEntry } from '../support/spine-configs.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 
 const MiB = 1024 * 1024;
@@ -45,13 +46,7 @@ async function start(
         },
       ],
       targets: [
-        {
-          type: 'file',
-          name: 'mirror',
-          feeds: ['vm1'],
-          path: path.join(dir.path, 'mirror', '{feed}-{disk}.img'),
-          flushIntervalMs: 100,
-        },
+        fileTargetEntry('mirror', ['vm1'], path.join(dir.path, 'mirror', '{feed}-{disk}.img')),
       ],
     },
     'test config',

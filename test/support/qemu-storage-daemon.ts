@@ -1,5 +1,5 @@
 /**
- * qemu-storage-daemon (Debian qemu-system-x86) standing in for a running VM: a qcow2 disk
+ * qemu-storage-daemon (Debian qemu-system-x86) standing in for a running VM: a disk image
  * as block node `disk0`, a QMP monitor on a unix socket, and optionally an NBD server with
  * a writable export `rw` through which tests write the way a guest would (qemu-io on an
  * nbd+unix URL). Stopped by its PID: `stop()` is a clean shutdown that saves persistent
@@ -33,6 +33,8 @@ export async function startStorageDaemon(
     /** Start an NBD server with the writable export `rw` (default true). */
     readonly nbdServer?: boolean;
     readonly name?: string;
+    /** The image's format: qcow2 (default), vmdk, raw. */
+    readonly format?: string;
   },
 ): Promise<StorageDaemon> {
   const name = options.name ?? 'qsd';
@@ -42,7 +44,7 @@ export async function startStorageDaemon(
     '--blockdev',
     `driver=file,filename=${options.image},node-name=file0`,
     '--blockdev',
-    'driver=qcow2,file=file0,node-name=disk0',
+    `driver=${options.format ?? 'qcow2'},file=file0,node-name=disk0`,
     '--chardev',
     `socket,path=${qmpSocket},server=on,wait=off,id=qmp0`,
     '--monitor',
