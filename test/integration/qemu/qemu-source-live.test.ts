@@ -12,10 +12,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createQemuSource, type QemuSourceOptions } from '../../../producers/qemu/qemu-source.js';
 import { QmpClient } from '../../../producers/qemu/qmp-client.js';
+import { startServerProcess } from '../../../producers/server-process.js';
 import type { ChangeSet, ChangeSource, CommittedReference } from '../../../producers/source.js';
 import { drainChangeSet } from '../../support/drain-change-set.js';
 import { sha256OfFile } from '../../support/image-files.js';
-import { convertToRaw, qemuImg, qemuIo } from '../../support/qemu-images.js';
+import { convertToRaw, imageBitmaps, qemuImg, qemuIo } from '../../support/qemu-images.js';
 import { startStorageDaemon, type StorageDaemon } from '../../support/qemu-storage-daemon.js';
 import { silentLogger } from '../../support/silent-logger.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -247,3 +248,48 @@ async function addWritableExport(qmpSocket: string) {
   const url = `nbd+unix:///rw?socket=${socketPath}`;
   return { url, write: (commands: readonly string[]) => qemuIo(url, commands, 'raw') };
 }
+
+test("a VM's disk, found by its device id (qemu-system-x86_64, no guest)", async () => {
+  const image = path.join(tmp.dir, 'vm.qcow2');
+  const replica = path.join(tmp.dir, 'vm.replica');
+  await qemuImg('create', '-q', '-f', 'qcow2', image, String(SIZE));
+  await qemuIo(image, ['write -P 0x21 0 1M', 'write -P 0x22 17M 64k']);
+  await writeFile(replica, Buffer.alloc(SIZE, 0x77));
+  const qmpSocket = path.join(tmp.dir, 'vm.qmp');
+  const vm = await startServerProcess({
+    command: 'qemu-system-x86_64',
+    args: [
+      '-M',
+      'none',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-drive',
+      `if=none,id=drive0,file=${image},format=qcow2`,
+      '-qmp',
+      `unix:${qmpSocket},server=on,wait=off`,
+    ],
+    listensOn: qmpSocket,
+  });
+  cleanup(() => vm.stop());
+  const source = createQemuSource({
+    disks: [{ diskId: 'vm/drive0', qmpSocket, node: 'drive0' }],
+    workDir: path.join(tmp.dir, 'vm-work'),
+    logger: silentLogger,
+  });
+  cleanups.push(() => source.close());
+  const full = await cycle(source, null, replica);
+  assert.equal(full.changeSet.mode, 'FULL');
+  await full.changeSet.commit();
+  await vm.stop(); // saves the persistent bitmap
+  assert.equal(
+    await sha256OfFile(replica),
+    await (async () => {
+      await convertToRaw(image, `${replica}.expected`);
+      return sha256OfFile(`${replica}.expected`);
+    })(),
+  );
+  const bitmaps = await imageBitmaps(image);
+  assert.equal(bitmaps.length, 1, 'the VM saved the bitmap in the qcow2 when it stopped');
+  assert.equal(full.changeSet.reference, `qemu-bitmap:${bitmaps[0]!.name}@${SIZE}`);
+});
