@@ -9,9 +9,8 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
 import { describeError } from '../errors/extentlog-error.js';
-import { createLogClient } from '../log/client-factory.js';
+import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
-import type { LogClient } from '../log/log-client.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
 import { createRestorePointCodec, type RestorePointCodec } from '../schemas/restore-point-codec.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
@@ -37,7 +36,8 @@ const MiB = 1024 * 1024;
 
 export interface Runtime {
   readonly config: ExtentlogConfig;
-  readonly log: LogClient;
+  /** The log port, and which driver serves it. */
+  readonly log: DriverLogClient;
   readonly registry: SchemaRegistry;
   readonly embedded: EmbeddedServices | null;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -147,7 +147,8 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
   }
 }
 
-function buildTarget(target: TargetConfig, logger: Logger): Target {
+/** The target a configuration describes (the commands that read restore points back use it too). */
+export function buildTarget(target: TargetConfig, logger: Logger): Target {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -210,6 +211,7 @@ export async function startRuntime(
               ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
             },
       logger: logger.child({ component: 'log' }),
+      driver: config.logDriver,
       replicationFactor: config.kafka?.replicationFactor ?? 1,
     });
     closers.push(() => log.close());

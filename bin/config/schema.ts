@@ -4,6 +4,7 @@
  * are bytes and durations milliseconds, as their names say.
  */
 import { z } from 'zod';
+import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
 const name = z
@@ -213,6 +214,11 @@ export const configSchema = z
      */
     sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /**
+     * The Kafka client library, for the embedded broker and `kafka.brokers` alike: 'auto'
+     * takes librdkafka when it is installed (scripts/setup.sh --librdkafka), else kafkajs.
+     */
+    logDriver: z.enum(LOG_DRIVER_CHOICES).default('auto'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
@@ -248,11 +254,13 @@ export const configSchema = z
         });
       targets.add(target.name);
       target.feeds.forEach((feed, feedIndex) => {
-        if (!feeds.has(feed)) {
+        // On a Kafka cluster a target may follow feeds that run on other hosts; on the
+        // embedded broker every feed runs here, so an unknown name is a mistake.
+        if (!feeds.has(feed) && config.kafka === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['targets', index, 'feeds', feedIndex],
-            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'} (only with kafka may a target follow feeds that run elsewhere)`,
           });
         }
       });
