@@ -18,6 +18,8 @@ import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
 import { createQemuSource } from '../producers/qemu/qemu-source.js';
 import { createVmwareSource } from '../producers/vmware/vmware-source.js';
+import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
+import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -144,6 +146,23 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         logger: logger.child({ feed: feed.name, source: 'vmware' }),
       });
     }
+    case 'kernel-journal':
+      return createKernelJournalSource({
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          journalPath: disk.journal,
+          cowStorePath: disk.cowStore,
+        })),
+        openJournal: openKernelJournal,
+        ...(source.chunkBytes === undefined ? {} : { chunkBytes: source.chunkBytes }),
+        ...(source.consistencyIntervalMs === undefined
+          ? {}
+          : { intervalMs: source.consistencyIntervalMs }),
+        ...(source.barrierMinIntervalMs === undefined
+          ? {}
+          : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
+        logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
+      });
   }
 }
 

@@ -110,7 +110,7 @@ function sourcePath(config: ExtentlogConfig, feed: string, disk: string) {
   if (source.type !== 'image')
     return {
       path: null,
-      note: `feed ${feed} has a ${source.type} source, whose disks are not raw files here (compare a restore with the VM's disk instead)`,
+      note: `a ${source.type} source has no image this command can read; compare on the source side`,
     };
   const path = source.disks.find((entry) => entry.id === disk)?.path;
   return path === undefined
