@@ -6,7 +6,7 @@
  * - an INCREMENTAL cycle of the QEMU source after 1 % of the disk was rewritten in 64 KiB
  *   clusters, published through the feed to the embedded broker: its time next to the FULL
  *   cycle's, and the bytes it published per byte dirtied (1.0 when the bitmap is exact).
- * Medians of five runs after a warm-up run of each (a replicating process is long-lived,
+ * Medians of seven runs after a warm-up run of each (a replicating process is long-lived,
  * its code compiled), the two sides interleaved; warm page cache for both.
  */
 import { execFile } from 'node:child_process';
@@ -113,7 +113,7 @@ async function fullRead(context: BenchContext): Promise<BenchRow> {
     await run('nbdcopy', [url, 'null:']);
     const ours: number[] = [];
     const peer: number[] = [];
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 7; round++) {
       ours.push(
         await seconds(async () => {
           const read = await readExport(address);
