@@ -122,6 +122,8 @@ async function fullRead(context: BenchContext): Promise<BenchRow> {
       );
       peer.push(await seconds(() => run('nbdcopy', [url, 'null:'])));
     }
+    const rates = (times: number[]) => times.map((s) => (dataBytes / 1e6 / s).toFixed(0)).join(' ');
+    log(`full reads, MB/s: extentlog ${rates(ours)}; nbdcopy ${rates(peer)}`);
     return throughputRow(
       `NBD full read, ${sizeBytes / MiB} MiB half allocated (qemu-nbd, 4 connections)`,
       dataBytes / 1e6 / median(ours),
