@@ -88,6 +88,8 @@ export interface FeedStatus {
   readonly feed: string;
   readonly topic: string;
   readonly sourceKind: string;
+  /** Paused by the operator: no cycle starts (a running one finishes) and no heartbeats. */
+  readonly paused: boolean;
   readonly disks: readonly DiskStatus[];
 }
 
@@ -298,7 +300,7 @@ class DiskWorker {
       const finished: FinishedCycle = { ...result, startedAtMs, durationMs };
       const published = this.status.published;
       this.update({
-        phase: 'idle',
+        phase: this.feed.paused ? 'paused' : 'idle',
         currentEpoch: null,
         progress: null,
         lastCommittedEpoch: lastEpoch,
@@ -442,6 +444,7 @@ class FeedRuntime implements Feed {
       feed: this.name,
       topic: this.options.topic,
       sourceKind: this.options.source.kind,
+      paused: this.paused,
       disks: [...this.#workers.values()].map((worker) => worker.status),
     };
   }
@@ -514,6 +517,7 @@ class FeedRuntime implements Feed {
     this.paused = true;
     for (const worker of this.#workers.values())
       if (worker.status.phase === 'idle') worker.update({ phase: 'paused' });
+    this.publishStatus();
   }
 
   resume(): void {
@@ -522,6 +526,7 @@ class FeedRuntime implements Feed {
       if (worker.status.phase === 'paused') worker.update({ phase: 'idle' });
       worker.resumeQueued();
     }
+    this.publishStatus();
   }
 
   async stop(): Promise<void> {

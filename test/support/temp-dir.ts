@@ -13,7 +13,9 @@ export interface TempDir {
   beforeRemoval(cleanup: () => Promise<unknown> | unknown): void;
 }
 
-export async function makeTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+export async function makeTempDir(
+  prefix: string,
+): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `extentlog-${prefix}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
