@@ -5,6 +5,10 @@
  */
 import process from 'node:process';
 
+// File I/O (pwrite, fdatasync of many partitions and targets) runs on libuv's thread pool,
+// which is created on first use with 4 threads unless told otherwise.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 interface Command {
   readonly summary: string;
   load(): Promise<{ main(argv: string[]): Promise<number> }>;

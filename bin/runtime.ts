@@ -94,6 +94,8 @@ export interface RuntimeOptions {
   readonly feeds?: boolean;
   /** Start the targets' replays (default: whether `roles` has 'targets'). */
   readonly targets?: boolean;
+  /** Wraps each target as it is built (instrumentation around the real adapter). */
+  readonly decorateTarget?: (name: string, target: Target) => Target;
   /**
    * The status API: false keeps it off; settings override the configuration's `status`
    * section (a test's `{ port: 0 }`). Default: as the configuration says.
@@ -177,7 +179,11 @@ export async function startRuntime(
     });
     const restorePointCodec = createRestorePointCodec({ registry, subject: `${rpTopic}-value` });
     await restorePointCodec.register();
-    const control: ControlChannel = await openControlChannel({ log, prefix });
+    const control: ControlChannel = await openControlChannel({
+      log,
+      prefix,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+    });
     closers.push(() => control.close());
 
     const codecs = new Map<string, RecordCodec>();
@@ -260,7 +266,8 @@ export async function startRuntime(
     if ((options.targets ?? config.roles.includes('targets')) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const target = buildTarget(targetConfig, logger);
+        const built = buildTarget(targetConfig, logger);
+        const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
         const writer: RestorePointWriter = createRestorePointWriter({
@@ -276,6 +283,7 @@ export async function startRuntime(
           decoder,
           feeds: targetConfig.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
           groupId: replayGroupId(prefix, targetConfig.name),
+          sessionTimeoutMs: config.sessionTimeoutMs,
           restorePoints: writer,
           lastRestorePoints: known,
           requestRebaseline: (feed, disk, reason) => {

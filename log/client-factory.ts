@@ -102,6 +102,11 @@ export async function createLogClient(options: LogClientOptions): Promise<LogCli
       const raw = kafka.consumer({
         groupId: consumerOptions.groupId,
         sessionTimeout: consumerOptions.sessionTimeoutMs ?? 30000,
+        // kafkajs heartbeats every 3 s by default: a shorter session would expire between beats.
+        heartbeatInterval: Math.min(
+          3000,
+          Math.floor((consumerOptions.sessionTimeoutMs ?? 30000) / 3),
+        ),
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 16 * MiB,
         maxBytes: 64 * MiB,
         maxWaitTimeInMs: 500,

@@ -4,11 +4,16 @@
  * stops cleanly on SIGTERM/SIGINT, closing the store so the next start skips recovery.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { LogError } from '../../log/errors.js';
 import { startBroker, type BrokerOptions } from '../../log/broker/broker.js';
+import {
+  startSchemaRegistry,
+  type RunningSchemaRegistry,
+} from '../../log/registry/schema-registry.js';
 import type { SaslUser } from '../../log/broker/sasl/sasl-authority.js';
 
 const USAGE = `usage: extentlog broker --data-dir DIR [options]
@@ -16,6 +21,9 @@ const USAGE = `usage: extentlog broker --data-dir DIR [options]
 options:
   --data-dir DIR          where topics, offsets and producer state live (required)
   --port N                listen port (default 9092; 0 picks a free one)
+  --registry-port N       schema registry HTTP port on the same host (default 8081;
+                          0 picks a free one; its data lives in DIR/schema-registry)
+  --no-registry           run the broker alone
   --host H                listen address (default 127.0.0.1)
   --advertised-host H     host clients are told to connect to (default: the listen address)
   --advertised-port N     port clients are told to connect to (default: the listen port)
@@ -36,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         'data-dir': { type: 'string' },
         port: { type: 'string', default: '9092' },
+        'registry-port': { type: 'string', default: '8081' },
+        'no-registry': { type: 'boolean', default: false },
         host: { type: 'string', default: '127.0.0.1' },
         'advertised-host': { type: 'string' },
         'advertised-port': { type: 'string' },
@@ -63,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const integers = {
     port: values.port,
+    'registry-port': values['registry-port'],
     'node-id': values['node-id'],
     partitions: values.partitions,
   };
@@ -97,21 +108,37 @@ export async function main(argv: string[]): Promise<number> {
       : { sasl: { users: await readUsers(values['sasl-users-file']) } }),
   };
   const broker = await startBroker(options);
-  // The schema registry is composed here, next to the broker, and closed before it.
+  let registry: RunningSchemaRegistry | null = null;
+  if (values['no-registry'] !== true) {
+    try {
+      registry = await startSchemaRegistry({
+        dataDir: path.join(dataDir, 'schema-registry'),
+        host: values.host,
+        port: Number(values['registry-port']),
+        logger,
+      });
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+  }
   process.stdout.write(
-    `extentlog broker listening on ${broker.host}:${broker.port} (data: ${dataDir})\n`,
+    `extentlog broker listening on ${broker.host}:${broker.port} (data: ${dataDir})\n` +
+      (registry === null ? '' : `extentlog schema registry listening on ${registry.url}\n`),
   );
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping');
-      broker.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error({ error }, 'stopping the broker failed');
-          resolve(1);
-        },
-      );
+      (registry?.close() ?? Promise.resolve())
+        .then(() => broker.close())
+        .then(
+          () => resolve(0),
+          (error: unknown) => {
+            logger.error({ error }, 'stopping the broker failed');
+            resolve(1);
+          },
+        );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

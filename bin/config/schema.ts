@@ -113,6 +113,11 @@ export const configSchema = z
   .strictObject({
     dataDir: z.string().min(1).default('./data'),
     topicPrefix: name.default('extentlog'),
+    /**
+     * Session timeout of this process's consumer groups (replays, control listeners): how
+     * long a crashed process holds its partitions, and how long its restart waits to rejoin.
+     */
+    sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),

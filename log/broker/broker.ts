@@ -58,12 +58,17 @@ export interface BrokerOptions {
   ) => Promise<BrokerStore>;
 }
 
+export interface BrokerMetrics extends ServerMetrics {
+  readonly requestsByApi: Readonly<Record<string, number>>;
+}
+
 export interface RunningBroker {
   readonly host: string;
   readonly port: number;
   readonly nodeId: number;
   readonly store: BrokerStore;
-  readonly metrics: Readonly<ServerMetrics>;
+  /** A snapshot of the traffic counters since start. */
+  metrics(): BrokerMetrics;
   /** Stops listening, drops connections and closes the store cleanly (no recovery on next open). */
   close(): Promise<void>;
 }
@@ -114,6 +119,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     autoCreateTopics: options.autoCreateTopics ?? true,
     defaultPartitions: options.defaultPartitions ?? 1,
     sasl: options.sasl === undefined ? undefined : new SaslAuthority(options.sasl.users),
+    requestsByApi: {},
     closing: closing.signal,
     logger,
   };
@@ -156,7 +162,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     port: server.port,
     nodeId,
     store,
-    metrics: server.metrics,
+    metrics: () => ({ ...server.metrics, requestsByApi: { ...context.requestsByApi } }),
     close: () =>
       (closed ??= (async () => {
         clearInterval(retentionTimer);

@@ -51,6 +51,8 @@ export interface TlsFiles {
 
 export interface ServerMetrics {
   connectionsOpen: number;
+  /** Connections whose reading is paused because their responses are not being read. */
+  connectionsPaused: number;
   bytesIn: number;
   bytesOut: number;
   requests: number;
@@ -78,7 +80,13 @@ interface Slot {
 }
 
 export async function startServer<C>(options: ServerOptions<C>): Promise<BrokerServer> {
-  const metrics: ServerMetrics = { connectionsOpen: 0, bytesIn: 0, bytesOut: 0, requests: 0 };
+  const metrics: ServerMetrics = {
+    connectionsOpen: 0,
+    connectionsPaused: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    requests: 0,
+  };
   const sockets = new Set<net.Socket>();
   let nextId = 1;
   const onSocket = (socket: net.Socket) => {
@@ -161,14 +169,17 @@ function serveConnection<C>(
     socket.destroy();
   };
 
-  const updateFlow = () => {
-    const busy =
-      slots.length >= limits.maxPendingResponses ||
-      socket.writableLength > limits.writeHighWaterBytes;
-    if (busy && !socket.isPaused()) socket.pause();
-    else if (!busy && socket.isPaused() && !closing) socket.resume();
+  let paused = false;
+  const busy = () =>
+    slots.length >= limits.maxPendingResponses ||
+    socket.writableLength > limits.writeHighWaterBytes;
+  const setPaused = (pause: boolean) => {
+    if (pause === paused) return;
+    paused = pause;
+    metrics.connectionsPaused += pause ? 1 : -1;
+    if (pause) socket.pause();
+    else socket.resume();
   };
-
   const flush = () => {
     let head = slots[0];
     if (head === undefined || !head.done) return;
@@ -182,7 +193,7 @@ function serveConnection<C>(
       head = slots[0];
     }
     socket.uncork();
-    updateFlow();
+    pump();
   };
 
   const dispatch = (frame: Buffer) => {
@@ -230,39 +241,56 @@ function serveConnection<C>(
     return taken;
   };
 
+  /**
+   * Dispatches buffered frames while the connection is not busy; stops (and pauses the
+   * socket) as soon as it is, so pipelined requests already received wait here instead of
+   * producing responses nobody reads.
+   */
+  let pumping = false;
+  const pump = () => {
+    if (pumping || closing) return;
+    pumping = true;
+    try {
+      while (!closing && !busy()) {
+        if (frameBytes < 0) {
+          if (bufferedBytes < 4) break;
+          frameBytes = take(4).readInt32BE(0);
+          if (frameBytes < 0 || frameBytes > limits.maxRequestBytes) {
+            fail(
+              new LogError(
+                'EXTENTLOG_ERR_LOG_BROKER_REQUEST_TOO_LARGE',
+                `request frame of ${frameBytes} bytes from ${clientAddress}: expected 0..${limits.maxRequestBytes} bytes`,
+                { details: { frameBytes, maxRequestBytes: limits.maxRequestBytes } },
+              ),
+              'request frame size out of range; connection closed',
+            );
+            return;
+          }
+        }
+        if (bufferedBytes < frameBytes) break;
+        const frame = take(frameBytes);
+        frameBytes = -1;
+        dispatch(frame);
+      }
+    } finally {
+      pumping = false;
+    }
+    if (!closing) setPaused(busy());
+  };
+
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
     metrics.bytesIn += chunk.length;
     chunks.push(chunk);
     bufferedBytes += chunk.length;
-    while (!closing) {
-      if (frameBytes < 0) {
-        if (bufferedBytes < 4) break;
-        frameBytes = take(4).readInt32BE(0);
-        if (frameBytes < 0 || frameBytes > limits.maxRequestBytes) {
-          fail(
-            new LogError(
-              'EXTENTLOG_ERR_LOG_BROKER_REQUEST_TOO_LARGE',
-              `request frame of ${frameBytes} bytes from ${clientAddress}: expected 0..${limits.maxRequestBytes} bytes`,
-              { details: { frameBytes, maxRequestBytes: limits.maxRequestBytes } },
-            ),
-            'request frame size out of range; connection closed',
-          );
-          return;
-        }
-      }
-      if (bufferedBytes < frameBytes) break;
-      const frame = take(frameBytes);
-      frameBytes = -1;
-      dispatch(frame);
-    }
-    updateFlow();
+    pump();
   });
-  socket.on('drain', updateFlow);
+  socket.on('drain', pump);
   socket.on('error', (error) => {
     logger.debug({ client: clientAddress, error: error.message }, 'connection error');
   });
   socket.on('close', () => {
     closing = true;
+    setPaused(false);
   });
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { startRuntime, type Runtime } from '../../bin/runtime.js';
-import { eventually } from '../support/test-broker.js';
+import { eventually } from '../support/eventually.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';

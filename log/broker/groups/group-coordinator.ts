@@ -88,6 +88,12 @@ export class GroupCoordinator {
       const memberId = `${client.clientId}-${randomUUID()}`;
       if (version >= 4) {
         group.pendingMemberIds.add(memberId);
+        // An id handed out but never used expires like a session would.
+        const pending = group;
+        setTimeout(
+          () => pending.pendingMemberIds.delete(memberId),
+          request.sessionTimeoutMs,
+        ).unref();
         return fail('MEMBER_ID_REQUIRED', memberId);
       }
       return this.addMemberAndRebalance(group, memberId, request, client);
@@ -131,15 +137,16 @@ export class GroupCoordinator {
   leave(groupId: string, memberIds: readonly string[]): LeaveGroupResponse {
     const group = this.groups.get(groupId);
     const members = memberIds.map((memberId) => {
-      const member = group?.members.get(memberId);
-      if (group === undefined || member === undefined) {
-        return { memberId, errorCode: errorCode('UNKNOWN_MEMBER_ID') };
-      }
+      // Memberships do not survive a restart: leaving a group this coordinator does not
+      // know is already done, so it succeeds instead of failing the client's shutdown.
+      if (group === undefined) return { memberId, errorCode: NONE };
+      const member = group.members.get(memberId);
+      if (member === undefined) return { memberId, errorCode: errorCode('UNKNOWN_MEMBER_ID') };
       this.options.logger.info({ groupId, memberId }, 'member left the group');
       this.removeMember(group, member);
       return { memberId, errorCode: NONE };
     });
-    return { errorCode: members.find((m) => m.errorCode !== NONE)?.errorCode ?? NONE, members };
+    return { errorCode: NONE, members };
   }
 
   async commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitResponse> {

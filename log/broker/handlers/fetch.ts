@@ -23,7 +23,7 @@ export async function handleFetch({ reader, writer, version, broker }: RequestCo
   while (!pass.failed && pass.bytes < request.minBytes && !broker.closing.aborted) {
     const remainingMs = deadlineMs - Date.now();
     if (remainingMs <= 0) break;
-    await waitForAny(broker, request, remainingMs);
+    await waitForAny(broker, request, pass, remainingMs);
     pass = await readAll(broker, request);
   }
   encodeFetchResponse(writer, version, { topics: pass.topics });
@@ -82,14 +82,26 @@ function empty(
   return { partition, errorCode: code, highWatermark, logStartOffset, records: Buffer.alloc(0) };
 }
 
-/** Resolves when any requested partition has data past its fetch offset, or on timeout. */
-async function waitForAny(broker: BrokerContext, request: FetchRequest, timeoutMs: number) {
+/**
+ * Resolves when any requested partition has data past what the last pass saw (its high
+ * watermark then, or the fetch offset if that is higher), or on timeout. Waiting on the
+ * fetch offset alone would spin while data below min_bytes sits there.
+ */
+async function waitForAny(
+  broker: BrokerContext,
+  request: FetchRequest,
+  pass: ReadPass,
+  timeoutMs: number,
+) {
   const done = new AbortController();
   const signal = AbortSignal.any([done.signal, broker.closing]);
-  const waits = request.topics.flatMap((topic) =>
-    topic.partitions.flatMap((entry) => {
+  const waits = request.topics.flatMap((topic, t) =>
+    topic.partitions.flatMap((entry, p) => {
       const log = broker.store.partition(topic.name, entry.partition);
-      return log === undefined ? [] : [log.waitForData(entry.fetchOffset, timeoutMs, signal)];
+      const seen = pass.topics[t]?.partitions[p]?.highWatermark ?? entry.fetchOffset;
+      return log === undefined
+        ? []
+        : [log.waitForData(Math.max(entry.fetchOffset, seen), timeoutMs, signal)];
     }),
   );
   if (waits.length === 0) return;

@@ -23,6 +23,8 @@ export interface BrokerContext {
   readonly defaultPartitions: number;
   /** Present when the broker requires SASL authentication. */
   readonly sasl: SaslAuthority | undefined;
+  /** Requests handled, by API name (for metrics). */
+  readonly requestsByApi: Record<string, number>;
   /** Aborts long polls when the broker closes. */
   readonly closing: AbortSignal;
   readonly logger: BrokerLogger;

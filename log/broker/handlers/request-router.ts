@@ -114,6 +114,7 @@ export function createRequestRouter(broker: BrokerContext): FrameHandler<Connect
           },
         );
       }
+      broker.requestsByApi[range.name] = (broker.requestsByApi[range.name] ?? 0) + 1;
       const writer = Writer.response(header.correlationId);
       const context = { header, version: header.apiVersion, reader, writer, broker, connection };
       const failed = (error: unknown): never => {

@@ -17,6 +17,7 @@ export interface LeaveGroupRequest {
 }
 
 export interface LeaveGroupResponse {
+  /** Group-level error; member errors are per member (and top-level for v0–2). */
   readonly errorCode: number;
   readonly members: readonly { memberId: string; errorCode: number }[];
 }
@@ -38,7 +39,9 @@ export function encodeLeaveGroupResponse(
   response: LeaveGroupResponse,
 ): void {
   if (version >= 1) writer.int32(0);
-  writer.int16(response.errorCode);
+  // v0–2 carry one member, whose error is the response's error.
+  const memberError = response.members.find((member) => member.errorCode !== 0)?.errorCode;
+  writer.int16(version < 3 && response.errorCode === 0 ? (memberError ?? 0) : response.errorCode);
   if (version >= 3) {
     writer.array(response.members, (w, member) => {
       w.string(member.memberId).nullableString(null).int16(member.errorCode);

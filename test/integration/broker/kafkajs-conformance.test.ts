@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { CompressionTypes, Kafka, logLevel, type Consumer } from 'kafkajs';
-import { eventually, startTestBroker } from '../../support/test-broker.js';
+import { startTestBroker } from '../../support/test-broker.js';
+import { eventually } from '../../support/eventually.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 

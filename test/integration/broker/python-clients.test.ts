@@ -29,10 +29,23 @@ interface ClientReport {
   committed: number;
 }
 
-async function runClient(script: string, topic: string, group: string, count: number) {
+async function runClient(
+  script: string,
+  topic: string,
+  group: string,
+  count: number,
+  target: { address: string; auth?: readonly string[] } = broker,
+) {
   const { stdout } = await run(
     '/usr/bin/python3',
-    [path.join(scripts, script), broker.address, topic, group, String(count)],
+    [
+      path.join(scripts, script),
+      target.address,
+      topic,
+      group,
+      String(count),
+      ...(target.auth ?? []),
+    ],
     { timeout: 120_000, killSignal: 'SIGKILL' },
   );
   return JSON.parse(stdout) as ClientReport;
@@ -60,3 +73,24 @@ for (const [script, prefix] of [
     assert.equal(offsets?.partitions[0]?.offset, String(count));
   });
 }
+
+test('kafka-python authenticates with SaslHandshake v0 and bare tokens (PLAIN, SCRAM-SHA-256)', async (t) => {
+  const users = [{ username: 'py', password: 'py-secret' }];
+  const secured = await startTestBroker(t.after.bind(t), { sasl: { users } });
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256']) {
+    const topic = `py-sasl-${mechanism.toLowerCase()}`;
+    await secured.store.createTopic(topic, 1, {});
+    const report = await runClient('kafka_python_client.py', topic, `${topic}-group`, 5, {
+      address: secured.address,
+      auth: [mechanism, 'py', 'py-secret'],
+    });
+    assert.deepEqual(report.consumed, [
+      'kafka-python-0',
+      'kafka-python-1',
+      'kafka-python-2',
+      'kafka-python-3',
+      'kafka-python-4',
+    ]);
+    assert.equal(report.committed, 5);
+  }
+});

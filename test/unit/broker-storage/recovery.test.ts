@@ -48,7 +48,13 @@ async function populated(
 /** The data directory as a crash would leave it: copied while the store is still open. */
 async function crashImage(t: TestContext, dataDir: TempDir): Promise<TempDir> {
   const image = await tempDir(t, 'crash-image');
-  await cp(dataDir.path, image.path, { recursive: true });
+  // Temporary files come and go while the store writes its indexes in the background;
+  // one that vanishes between listing and copying would fail the copy, and recovery
+  // discards them anyway.
+  await cp(dataDir.path, image.path, {
+    recursive: true,
+    filter: (source) => !source.endsWith('.tmp'),
+  });
   return image;
 }
 
