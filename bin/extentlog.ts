@@ -15,6 +15,10 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  status: {
+    summary: "show a running process's feeds, targets, lag, restore points and errors",
+    load: () => import('./commands/status.js'),
+  },
   broker: {
     summary: 'run the embedded Kafka-compatible broker and schema registry standalone',
     load: () => import('./commands/broker.js'),

@@ -16,10 +16,14 @@ export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 const name = { type: 'string', pattern: NAME_PATTERN } as const;
 const diskId = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
+/**
+ * A response object: every property required. Unknown properties are allowed, not refused:
+ * the serializer sends only the listed ones, and a `anyOf` branch must still match a view
+ * that carries more fields than the API shows.
+ */
 const object = <P extends Record<string, unknown>>(properties: P, description?: string) =>
   ({
     type: 'object',
-    additionalProperties: false,
     required: Object.keys(properties),
     properties,
     ...(description === undefined ? {} : { description }),
@@ -46,7 +50,6 @@ export const SHARED_SCHEMAS = [
   {
     $id: 'LastError',
     type: ['object', 'null'],
-    additionalProperties: false,
     required: ['code', 'message', 'atMs'],
     properties: { code: string, message: string, atMs: timeMs },
   },
@@ -226,9 +229,13 @@ export const ERROR_RESPONSES = {
   409: { $ref: 'Error#' },
 } as const;
 
-export const feedParams = object({ feed: name });
-export const feedDiskParams = object({ feed: name, disk: diskId });
-export const targetParams = object({ target: name });
+/** Request parameters: every one required, nothing else. */
+const params = <P extends Record<string, unknown>>(properties: P) =>
+  ({ ...object(properties), additionalProperties: false }) as const;
+
+export const feedParams = params({ feed: name });
+export const feedDiskParams = params({ feed: name, disk: diskId });
+export const targetParams = params({ target: name });
 
 export const syncBody = {
   // null: a POST without a body syncs every disk of the feed.

@@ -9,8 +9,9 @@
  *   are read from the middle of each; each stretch counts as its length times the mean
  *   size of its window (stratified sampling: a FULL epoch's 1 MiB extents and a quiet
  *   hour's heartbeats in one backlog are both represented).
- * An estimate is reused for `refreshMs`; in between, its mean record size is scaled by the
- * current backlog, so a status read never waits for the log.
+ * A short backlog is read again whenever it changed. A sampled estimate is reused for
+ * `refreshMs`, its mean record size scaled to the current backlog. Either way this runs in
+ * the background sampler: a status read never waits for the log.
  */
 import type { ConsumedMessage, LogClient } from '../log/log-client.js';
 
@@ -74,9 +75,16 @@ export class LagBytesEstimator {
     if (records <= 0) return { bytes: 0, method: 'exact' };
     const key = `${topic}\u0000${partition}`;
     const previous = this.#measured.get(key);
-    if (previous !== undefined && this.#now() - previous.atMs < this.#refreshMs) {
-      if (previous.fromOffset === fromOffset && previous.toOffset === toOffset)
-        return { bytes: previous.bytes, method: previous.method };
+    if (previous?.fromOffset === fromOffset && previous.toOffset === toOffset)
+      return { bytes: previous.bytes, method: previous.method };
+    // A long backlog changes slowly relative to its size: scale the last sample's mean record
+    // size for a while. A short one is cheap to read again, and one record more or less
+    // (a 1 MiB extent or a 100-byte marker) changes it a lot.
+    if (
+      previous?.method === 'sampled' &&
+      records > this.#exactMaxRecords &&
+      this.#now() - previous.atMs < this.#refreshMs
+    ) {
       const meanBytes = previous.bytes / (previous.toOffset - previous.fromOffset);
       return { bytes: Math.round(meanBytes * records), method: 'sampled' };
     }

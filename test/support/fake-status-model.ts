@@ -86,10 +86,13 @@ export class FakeLog {
   }
 }
 
+/** A cycle as the feed reports it: with fields the API does not show (nextSeq, committed). */
 export function fakeCycle(overrides: Partial<CycleView> = {}): CycleView {
-  return {
+  const cycle = {
+    nextSeq: 12,
+    committed: { epoch: 1, seq: 11, reference: 'image:1', committedAtMs: 1_001_000 },
     epochs: [1],
-    mode: 'INCREMENTAL',
+    mode: 'INCREMENTAL' as const,
     startedAtMs: 1_000_000,
     durationMs: 1500,
     extentRecords: 3,
@@ -99,6 +102,7 @@ export function fakeCycle(overrides: Partial<CycleView> = {}): CycleView {
     changeMap: { bucketBytes: 4096, changedBytes: [4096, 0, 8192] },
     ...overrides,
   };
+  return cycle;
 }
 
 export function fakeFeedDisk(overrides: Partial<FeedDiskView> = {}): FeedDiskView {

@@ -95,6 +95,19 @@ test('lag bytes: long backlogs are sampled per stratum, so mixed record sizes ar
   assert.equal(fresh.bytes, 400 * 101);
 });
 
+test('lag bytes: a short backlog that changed is read again at once', async () => {
+  const log = new FakeLog();
+  log.append('t', 0, [300, MiB, MiB]);
+  const estimator = new LagBytesEstimator({ log, refreshMs: 60_000 });
+  assert.deepEqual(await estimator.estimate('t', 0, 0, 1), { bytes: 301, method: 'exact' });
+  assert.deepEqual(await estimator.estimate('t', 0, 0, 1), { bytes: 301, method: 'exact' });
+  assert.equal(log.readRanges, 1, 'an unchanged range is not read again');
+  assert.deepEqual(await estimator.estimate('t', 0, 0, 3), {
+    bytes: 301 + 2 * (MiB + 1),
+    method: 'exact',
+  });
+});
+
 test('lag bytes: a range the log no longer holds is unknown, not zero', async () => {
   const log = new FakeLog();
   const estimator = new LagBytesEstimator({ log });
