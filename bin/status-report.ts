@@ -84,12 +84,12 @@ export function formatStatusReport(overview: Overview, url: string): string {
           [
             target.target,
             '-',
-            target.paused ? 'paused' : 'no records yet',
+            target.paused ? 'paused' : target.lastError !== null ? 'retrying' : 'no records yet',
             formatSeconds(target.lag.seconds),
             `${target.lag.records ?? '-'} rec / ${formatBytes(target.lag.bytes)}`,
             '-',
             '-',
-            '-',
+            target.lastError === null ? '-' : target.lastError.code,
           ],
         ];
       return target.disks.map((disk) => {

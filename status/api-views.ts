@@ -94,7 +94,27 @@ function newest(errors: readonly (ErrorView | null)[]): ErrorView | null {
   return found;
 }
 
-export function targetSummary(target: TargetView, sampler: StatusSampler): TargetSummary {
+/**
+ * A target's error: the newest one its disks report; or, while a failed partition starts
+ * over (its disks are gone from the status until records arrive again), the newest one
+ * logged for a disk the target does not show now.
+ */
+function targetError(target: TargetView, errors: ErrorLog): ErrorView | null {
+  const current = newest(target.disks.map((disk) => disk.lastError));
+  if (current !== null) return current;
+  const logged = errors.latest('target', target.target);
+  if (logged === undefined) return null;
+  const shown = target.disks.some(
+    (disk) => disk.feed === logged.feed && disk.diskId === logged.diskId,
+  );
+  return shown ? null : { code: logged.code, message: logged.message, atMs: logged.atMs };
+}
+
+export function targetSummary(
+  target: TargetView,
+  sampler: StatusSampler,
+  errors: ErrorLog,
+): TargetSummary {
   const lag = sampler.latest(target.target);
   const diskLag = new Map(lag?.disks.map((disk) => [`${disk.feed}/${disk.diskId}`, disk.seconds]));
   return {
@@ -121,7 +141,7 @@ export function targetSummary(target: TargetView, sampler: StatusSampler): Targe
       lagSeconds: diskLag.get(`${disk.feed}/${disk.diskId}`) ?? null,
       applyBytesPerSecond: sampler.applyBytesPerSecond(target.target, disk.feed, disk.diskId),
     })),
-    lastError: newest(target.disks.map((disk) => disk.lastError)),
+    lastError: targetError(target, errors),
   };
 }
 
@@ -143,6 +163,10 @@ export function problemsOf(
     }
   for (const target of targets) {
     if (target.paused) problems.push(`target ${target.target}: paused`);
+    if (target.lastError !== null && target.disks.every((disk) => disk.lastError === null))
+      problems.push(
+        `target ${target.target}: retrying after ${target.lastError.code} — ${target.lastError.message}`,
+      );
     for (const disk of target.disks) {
       if (disk.lastError !== null)
         problems.push(
@@ -171,7 +195,7 @@ export function overview(
   nowMs: number,
 ): Overview {
   const feeds = model.feeds().map(feedSummary);
-  const targets = model.targets().map((target) => targetSummary(target, sampler));
+  const targets = model.targets().map((target) => targetSummary(target, sampler, errors));
   const problems = problemsOf(feeds, targets, sampler);
   return {
     generatedAtMs: nowMs,

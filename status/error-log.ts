@@ -44,6 +44,11 @@ export class ErrorLog {
     return this.#recent.toArray().reverse();
   }
 
+  /** The newest error of one feed or target, if any is still in the recent ones. */
+  latest(component: 'feed' | 'target', name: string): ErrorEvent | undefined {
+    return this.recent().find((event) => event.component === component && event.name === name);
+  }
+
   observe(feeds: readonly FeedView[], targets: readonly TargetView[]): void {
     for (const feed of feeds) {
       for (const disk of feed.disks) {

@@ -130,7 +130,9 @@ function renderTargets(overview) {
             {},
             disk
               ? state(target.paused ? 'paused' : disk.state, targetTone(target, disk))
-              : state(target.paused ? 'paused' : 'no records yet', target.paused ? 'warn' : 'ok'),
+              : target.lastError !== null
+                ? state('retrying', 'bad')
+                : state(target.paused ? 'paused' : 'no records yet', target.paused ? 'warn' : 'ok'),
           ),
           el(
             'td',
@@ -165,7 +167,7 @@ function renderTargets(overview) {
             { class: 'number' },
             disk?.applyBytesPerSecond == null ? '–' : `${bytes(disk.applyBytesPerSecond)}/s`,
           ),
-          errorCell(disk?.lastError ?? null),
+          errorCell(disk === null ? target.lastError : disk.lastError),
         ),
       );
     }
@@ -285,7 +287,11 @@ function renderChangeMaps(overview) {
           { class: 'muted' },
           cycles.length === 0
             ? 'no cycles yet'
-            : cycles.map((cycle) => `${cycle.mode[0]}${cycle.epochs.join(',')}`).join(' '),
+            : `epochs ${cycles
+                .map(
+                  (cycle) => `${cycle.epochs.join(',')}${cycle.mode === 'FULL' ? ' (full)' : ''}`,
+                )
+                .join(', ')}`,
         ),
       );
       blocks.push(el('div', { class: 'change-map' }, label, canvas));
@@ -301,15 +307,12 @@ function renderLagChart(overview) {
   const names = [
     ...new Set(samples.flatMap((sample) => sample.targets.map((entry) => entry.target))),
   ];
-  const width = 800;
+  // Drawn at the container's own width: scaling an SVG non-uniformly would stretch its text.
+  const width = Math.max(320, container.clientWidth || 800);
   const height = 220;
   const left = 60;
   const bottom = 24;
-  const chart = svg('svg', {
-    viewBox: `0 0 ${width} ${height}`,
-    preserveAspectRatio: 'none',
-    role: 'img',
-  });
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' });
   const values = samples.flatMap((sample) => sample.targets.map((entry) => entry[measure] ?? 0));
   const maximum = Math.max(1, ...values);
   const firstMs = samples.length > 0 ? samples[0].atMs : 0;
@@ -385,7 +388,9 @@ function renderErrors(overview) {
       el('td', { class: 'error-text' }, error.message),
     ),
   );
-  replaceRows(document.getElementById('errors'), rows);
+  const table = document.getElementById('errors');
+  replaceRows(table, rows);
+  table.hidden = rows.length === 0;
   document.getElementById('errors-empty').hidden = rows.length > 0;
 }
 

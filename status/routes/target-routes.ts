@@ -35,7 +35,9 @@ export function targetRoutes(app: FastifyInstance, context: RouteContext): void 
         },
       },
     },
-    async () => ({ targets: model.targets().map((target) => targetSummary(target, sampler)) }),
+    async () => ({
+      targets: model.targets().map((target) => targetSummary(target, sampler, context.errors)),
+    }),
   );
 
   app.get<TargetRoute>(
@@ -48,7 +50,7 @@ export function targetRoutes(app: FastifyInstance, context: RouteContext): void 
         response: { 200: { $ref: 'Target#' }, ...ERROR_RESPONSES },
       },
     },
-    async (request) => targetSummary(findTarget(request.params.target), sampler),
+    async (request) => targetSummary(findTarget(request.params.target), sampler, context.errors),
   );
 
   pauseRoutes(app, context, {

@@ -452,3 +452,21 @@ test('the event stream sends an overview at once and after every sampling round'
   assert.equal(second.lagHistory.length, 1);
   await reader.cancel();
 });
+
+test('a target starting over after an error keeps showing that error until its disk is back', async (t) => {
+  const model = new FakeStatusModel();
+  const { server: status } = await server(t, model);
+  const error = { code: 'EXTENTLOG_ERR_TARGET_WRITE', message: 'ENOSPC', atMs: 1_009_000 };
+  model.targetViews = [
+    fakeTarget({ disks: [fakeTargetDisk({ state: 'stopped', lastError: error })] }),
+  ];
+  model.changed();
+  await status.sampler.sampleNow();
+  model.targetViews = [fakeTarget({ disks: [] })];
+  const target = (await status.app.inject({ url: '/api/v1/targets/mirror' })).json();
+  assert.deepEqual(target.lastError, error);
+  const { problems } = (await status.app.inject({ url: '/api/v1/overview' })).json();
+  assert.deepEqual(problems, ['target mirror: retrying after EXTENTLOG_ERR_TARGET_WRITE — ENOSPC']);
+  model.targetViews = [fakeTarget()];
+  assert.equal((await status.app.inject({ url: '/api/v1/targets/mirror' })).json().lastError, null);
+});
