@@ -7,7 +7,7 @@
  * .tmp/status-page.png) and checked not to be blank.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, open, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { chromium } from 'playwright-core';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { startRuntime } from '../../bin/runtime.js';
 import { eventually } from '../support/eventually.js';
-import { patternBytes, writeAt } from '../support/image-files.js';
+import { makeImage, patternBytes, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -77,11 +77,8 @@ const IMAGE_STATISTICS = `async (base64) => {
 test('the status page shows feeds, targets, lag, change maps and errors, live, in Chromium', async (t) => {
   const dir = await tempDir(t, 'status-page');
   const source = path.join(dir.path, 'vm1-disk0.img');
-  await writeFile(source, patternBytes(8 * MiB, 1));
+  await makeImage(source, 8 * MiB, 64 * MiB);
   await writeFile(path.join(dir.path, 'not-a-directory'), 'a file\n');
-  const handle = await open(source, 'r+');
-  await handle.truncate(64 * MiB);
-  await handle.close();
   const config = parseConfig(
     {
       dataDir: path.join(dir.path, 'data'),

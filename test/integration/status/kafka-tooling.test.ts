@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +15,7 @@ import { promisify } from 'node:util';
 import { parseConfig } from '../../../bin/config/load-config.js';
 import { startRuntime } from '../../../bin/runtime.js';
 import { eventually } from '../../support/eventually.js';
-import { patternBytes, writeAt } from '../../support/image-files.js';
+import { makeImage, patternBytes, writeAt } from '../../support/image-files.js';
 import { silentLogger } from '../../support/silent-logger.js';
 import { statusApi } from '../../support/status-process.js';
 import { tempDir } from '../../support/temp-dir.js';
@@ -32,13 +31,32 @@ async function lines(command: string, args: readonly string[]): Promise<string[]
   return stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
+interface DecodedRecord {
+  offset: number;
+  key: string;
+  type: string;
+  record: Record<string, unknown>;
+}
+
+/** Every record of a topic, decoded by scripts/ops/extentlog-read-records.py. */
+async function readRecords(broker: string, registry: string, topic: string) {
+  const script = path.join(OPS, 'extentlog-read-records.py');
+  const output = await lines(PYTHON, [
+    script,
+    '--bootstrap',
+    broker,
+    '--registry',
+    registry,
+    '--topic',
+    topic,
+  ]);
+  return output.map((line) => JSON.parse(line) as DecodedRecord);
+}
+
 test('kcat, the Python group-lag script and the Avro record reader work on extentlog topics', async (t) => {
   const dir = await tempDir(t, 'kafka-tooling');
   const source = path.join(dir.path, 'source.img');
-  await writeFile(source, patternBytes(2 * MiB, 1));
-  const handle = await open(source, 'r+');
-  await handle.truncate(16 * MiB);
-  await handle.close();
+  await makeImage(source, 2 * MiB, 16 * MiB);
   const config = parseConfig(
     {
       dataDir: path.join(dir.path, 'data'),
@@ -178,25 +196,7 @@ test('kcat, the Python group-lag script and the Avro record reader work on exten
   );
 
   // Avro through the registry: SyncBegin, Extents and SyncCommit of each epoch, in order.
-  const decoded = (
-    await lines(PYTHON, [
-      path.join(OPS, 'extentlog-read-records.py'),
-      '--bootstrap',
-      broker,
-      '--registry',
-      registry,
-      '--topic',
-      'ops.vm1.extents',
-    ])
-  ).map(
-    (line) =>
-      JSON.parse(line) as {
-        offset: number;
-        key: string;
-        type: string;
-        record: Record<string, unknown>;
-      },
-  );
+  const decoded = await readRecords(broker, registry, 'ops.vm1.extents');
   assert.equal(decoded.length, end!.endOffset);
   assert.deepEqual(
     decoded.map((entry) => entry.record.seq),
@@ -227,19 +227,7 @@ test('kcat, the Python group-lag script and the Avro record reader work on exten
     commits.map((entry) => entry.record.epoch),
     [first!.committed!.epoch, second!.committed!.epoch],
   );
-  const points = (
-    await lines(PYTHON, [
-      path.join(OPS, 'extentlog-read-records.py'),
-      '--bootstrap',
-      broker,
-      '--registry',
-      registry,
-      '--topic',
-      'ops.restore-points',
-    ])
-  ).map(
-    (line) => JSON.parse(line) as { key: string; type: string; record: Record<string, unknown> },
-  );
+  const points = await readRecords(broker, registry, 'ops.restore-points');
   assert.deepEqual(
     points.map((entry) => [entry.key, entry.type, entry.record.epoch]),
     [['mirror/vm1/disk-0', 'RestorePoint', first!.committed!.epoch]],

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { eventually } from '../../support/eventually.js';
-import { patternBytes, sha256OfFile, writeAt } from '../../support/image-files.js';
+import { makeImage, patternBytes, sha256OfFile, writeAt } from '../../support/image-files.js';
 import { startStatusProcess, statusApi } from '../../support/status-process.js';
 import { tempDir } from '../../support/temp-dir.js';
 
@@ -43,10 +43,7 @@ interface FeedAnswer {
 test('a paused target falls behind and catches up, as the status API of the running process shows', async (t) => {
   const dir = await tempDir(t, 'status-process');
   const source = path.join(dir.path, 'source.img');
-  await writeFile(source, patternBytes(4 * MiB, 1));
-  const handle = await open(source, 'r+');
-  await handle.truncate(32 * MiB);
-  await handle.close();
+  await makeImage(source, 4 * MiB, 32 * MiB);
   const tokenFile = path.join(dir.path, 'status-token');
   await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const imagePath = path.join(dir.path, 'mirror', '{feed}-{disk}.img');
