@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { bearerToken } from '../../../status/bearer-token.js';
+import { METRIC_NAMES } from '../../../status/status-metrics.js';
 import { createStatusServer, type StatusServer } from '../../../status/status-server.js';
 import {
   fakeCycle,
@@ -331,6 +332,15 @@ test('metrics expose lag, totals, cycle durations, errors by code and broker dis
   );
   assert.equal(line(/^extentlog_broker_disk_usage_bytes /), 4096);
   assert.equal(line(/^extentlog_target_restore_point_timestamp_seconds\{/), 1001);
+
+  const exported = new Set(
+    [...text.matchAll(/^# TYPE (extentlog_\w+) /gm)].map((match) => match[1]!),
+  );
+  assert.deepEqual(
+    [...exported].sort(),
+    [...METRIC_NAMES].sort(),
+    'METRIC_NAMES lists what /metrics exports',
+  );
 
   // The same error seen again is not counted twice.
   model.changed();
