@@ -25,7 +25,7 @@ import {
   type RestorePointWriter,
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
-import { readBearerTokenFile, type BearerToken } from '../status/bearer-token.js';
+import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
@@ -133,7 +133,7 @@ export async function startRuntime(
   try {
     // The token first: a bad token file stops the process before anything starts.
     const status = statusSettings(config, options);
-    const token: BearerToken | null =
+    const token: string | null =
       status?.tokenFile === undefined ? null : await readBearerTokenFile(status.tokenFile);
     let embedded: EmbeddedServices | null = null;
     if (config.kafka === undefined) {

@@ -37,8 +37,11 @@ export function bearerToken(token: string): BearerToken {
   };
 }
 
-/** Reads the token from the first line of `file` (surrounding whitespace ignored). */
-export async function readBearerTokenFile(file: string): Promise<BearerToken> {
+/**
+ * Reads the token from the first line of `file` (surrounding whitespace ignored) and
+ * checks it is long enough; `bearerToken` turns it into the checker.
+ */
+export async function readBearerTokenFile(file: string): Promise<string> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -57,11 +60,12 @@ export async function readBearerTokenFile(file: string): Promise<BearerToken> {
     );
   }
   try {
-    return bearerToken(token);
+    bearerToken(token);
   } catch (error) {
     throw new StatusError(
       'EXTENTLOG_ERR_STATUS_TOKEN_FILE',
       `${file}: ${(error as Error).message}`,
     );
   }
+  return token;
 }

@@ -11,7 +11,6 @@ import {
   rebaselineBody,
   syncBody,
 } from '../api-schemas.js';
-import { feedSummary } from '../api-views.js';
 import { authorizeAction } from './authorize-action.js';
 import { findNamed, notFound } from './not-found.js';
 import { pauseRoutes } from './pause-routes.js';
@@ -27,8 +26,9 @@ interface FeedDiskRoute {
 const security = [{ bearer: [] }];
 
 export function feedRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { model, actions } = context;
-  const findFeed = (name: string) => findNamed('feed', model.feeds(), name, (item) => item.feed);
+  const { view } = context;
+  const { actions } = view;
+  const findFeed = (name: string) => findNamed('feed', view.feeds(), name, (item) => item.feed);
   const audit = (action: string, fields: Record<string, unknown>, remote: string) =>
     context.logger.info({ action, ...fields, remote }, 'status API action');
 
@@ -48,7 +48,7 @@ export function feedRoutes(app: FastifyInstance, context: RouteContext): void {
         },
       },
     },
-    async () => ({ feeds: model.feeds().map(feedSummary) }),
+    async () => ({ feeds: view.feeds() }),
   );
 
   app.get<FeedRoute>(
@@ -61,7 +61,7 @@ export function feedRoutes(app: FastifyInstance, context: RouteContext): void {
         response: { 200: { $ref: 'Feed#' }, ...ERROR_RESPONSES },
       },
     },
-    async (request) => feedSummary(findFeed(request.params.feed)),
+    async (request) => findFeed(request.params.feed),
   );
 
   const actionOptions = { onRequest: authorizeAction(context) };
@@ -90,7 +90,7 @@ export function feedRoutes(app: FastifyInstance, context: RouteContext): void {
       const known = feed.disks.map((disk) => disk.diskId);
       const disks = request.body?.disks ?? known;
       for (const disk of disks) if (!known.includes(disk)) throw notFound('disk', disk, known);
-      actions.syncNow(feed.feed, request.body?.disks);
+      await actions.syncNow(feed.feed, request.body?.disks);
       audit('sync', { feed: feed.feed, disks }, request.ip);
       return reply.code(202).send({ accepted: true, feed: feed.feed, disks });
     },
@@ -135,7 +135,7 @@ export function feedRoutes(app: FastifyInstance, context: RouteContext): void {
       if (!known.includes(disk)) throw notFound('disk', disk, known);
       const { reason } = request.body;
       const syncNow = request.body.syncNow ?? true;
-      actions.requestRebaseline(feed.feed, disk, reason, syncNow);
+      await actions.requestRebaseline(feed.feed, disk, reason, syncNow);
       audit('rebaseline', { feed: feed.feed, disk, reason, syncNow }, request.ip);
       return reply.code(202).send({ accepted: true, feed: feed.feed, disk, reason, syncNow });
     },

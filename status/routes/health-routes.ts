@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness, for systemd watchdogs, load balancers and Kubernetes probes.
- * `/healthz` answers while the event loop runs. `/readyz` answers 200 once the process
- * measured its targets' lag from the log recently (the log is reachable), else 503.
+ * `/healthz` answers 200 while the process works (503 when its replication thread stopped
+ * answering the status thread). `/readyz` answers 200 once the process measured its
+ * targets' lag from the log recently (the log is reachable), else 503.
  */
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from './route-context.js';
@@ -26,21 +27,14 @@ export function healthRoutes(app: FastifyInstance, context: RouteContext): void 
     {
       schema: {
         tags: ['health'],
-        summary: 'Liveness: the process is running',
-        response: {
-          200: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['status', 'uptimeSeconds'],
-            properties: {
-              status: { type: 'string', const: 'ok' },
-              uptimeSeconds: { type: 'number' },
-            },
-          },
-        },
+        summary: 'Liveness: the process is running and its replication thread answers',
+        response: { 200: check, 503: check },
       },
     },
-    async () => ({ status: 'ok', uptimeSeconds: process.uptime() }),
+    async (_request, reply) => {
+      const liveness = context.view.liveness();
+      return reply.code(liveness.ok ? 200 : 503).send(liveness);
+    },
   );
 
   app.get(
@@ -53,24 +47,8 @@ export function healthRoutes(app: FastifyInstance, context: RouteContext): void 
       },
     },
     async (_request, reply) => {
-      const { sampler } = context;
-      const nowMs = context.now();
-      const last = sampler.lastSuccessAtMs;
-      const logOk = last !== null && nowMs - last <= context.readyWithinMs;
-      const checks = [
-        {
-          name: 'log',
-          ok: logOk,
-          detail:
-            last === null
-              ? (sampler.lastError?.message ?? 'no lag measurement yet')
-              : logOk
-                ? `lag measured ${nowMs - last} ms ago`
-                : `last lag measurement ${nowMs - last} ms ago${sampler.lastError === null ? '' : `: ${sampler.lastError.message}`}`,
-        },
-      ];
-      const ready = checks.every((entry) => entry.ok);
-      return reply.code(ready ? 200 : 503).send({ ready, checks });
+      const answer = context.view.readiness();
+      return reply.code(answer.ready ? 200 : 503).send(answer);
     },
   );
 }

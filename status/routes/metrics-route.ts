@@ -13,7 +13,9 @@ export function metricsRoute(app: FastifyInstance, context: RouteContext): void 
         response: { 200: { type: 'string' } },
       },
     },
-    async (_request, reply) =>
-      reply.type(context.metrics.contentType).send(await context.metrics.render()),
+    async (_request, reply) => {
+      const { contentType, text } = await context.view.metrics();
+      return reply.type(contentType).send(text);
+    },
   );
 }

@@ -8,7 +8,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { lagSampleList, overviewResponse } from '../api-schemas.js';
-import { overview } from '../api-views.js';
 import type { PageAsset, PageFile } from '../page-assets.js';
 import type { RouteContext } from './route-context.js';
 
@@ -48,7 +47,7 @@ export function pageRoutes(
   serve('/status-page.css', 'status-page.css', "The status page's style sheet");
   serve('/status-page.js', 'status-page.js', "The status page's script");
 
-  const current = () => overview(context.model, context.sampler, context.errors, context.now());
+  const { view } = context;
 
   app.get(
     '/api/v1/overview',
@@ -59,7 +58,7 @@ export function pageRoutes(
         response: { 200: overviewResponse },
       },
     },
-    async () => current(),
+    async () => view.overview(),
   );
 
   app.get(
@@ -78,7 +77,7 @@ export function pageRoutes(
         },
       },
     },
-    async () => ({ samples: context.sampler.history() }),
+    async () => ({ samples: view.lagHistory() }),
   );
 
   app.get(
@@ -97,7 +96,7 @@ export function pageRoutes(
         },
       },
     },
-    async () => ({ errors: context.errors.recent() }),
+    async () => ({ errors: view.recentErrors() }),
   );
 
   const streams = new Set<ServerResponse>();
@@ -129,10 +128,10 @@ export function pageRoutes(
       const send = () => {
         // A client that does not read gets no backlog: it catches up with the next round.
         if (stream.writableNeedDrain || stream.writableEnded) return;
-        stream.write(`event: overview\ndata: ${JSON.stringify(current())}\n\n`);
+        stream.write(`event: overview\ndata: ${JSON.stringify(view.overview())}\n\n`);
       };
       send();
-      const unsubscribe = context.onRound(send);
+      const unsubscribe = view.onUpdate(send);
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
       keepAlive.unref();
       request.raw.on('close', () => {

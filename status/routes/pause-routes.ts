@@ -11,8 +11,8 @@ export interface Pausable {
   readonly kind: 'feed' | 'target';
   /** The canonical name, or a 404 for an unknown one. */
   find(name: string): string;
-  pause(name: string): void;
-  resume(name: string): void;
+  pause(name: string): Promise<void>;
+  resume(name: string): Promise<void>;
   readonly summaries: { readonly pause: string; readonly resume: string };
 }
 
@@ -41,7 +41,7 @@ export function pauseRoutes(app: FastifyInstance, context: RouteContext, pausabl
       },
       async (request) => {
         const name = pausable.find(request.params[kind]!);
-        pausable[verb](name);
+        await pausable[verb](name);
         context.logger.info(
           { action: verb, [kind]: name, remote: request.ip },
           'status API action',

@@ -25,9 +25,9 @@ interface RestorePointGroup {
 export function restorePointRoutes(app: FastifyInstance, context: RouteContext): void {
   let cached: { atMs: number; points: Promise<readonly RestorePointView[]> } | null = null;
   const logPoints = () => {
-    const nowMs = context.now();
+    const nowMs = Date.now();
     if (cached === null || nowMs - cached.atMs >= REREAD_MS) {
-      const points = context.model.restorePoints();
+      const points = context.view.restorePoints();
       cached = { atMs: nowMs, points };
       points.catch(() => {
         if (cached?.points === points) cached = null;
@@ -71,7 +71,7 @@ export function restorePointRoutes(app: FastifyInstance, context: RouteContext):
     },
     async (request) => {
       const { target, feed, disk } = request.query;
-      const live = context.model
+      const live = context.view
         .targets()
         .flatMap((view) => view.disks.flatMap((entry) => entry.lastRestorePoint ?? []));
       const groups = new Map<string, RestorePointGroup>();

@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ERROR_RESPONSES, targetParams } from '../api-schemas.js';
-import { targetSummary } from '../api-views.js';
 import { findNamed } from './not-found.js';
 import { pauseRoutes } from './pause-routes.js';
 import type { RouteContext } from './route-context.js';
@@ -15,9 +14,10 @@ interface TargetRoute {
 }
 
 export function targetRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { model, actions, sampler } = context;
+  const { view } = context;
+  const { actions } = view;
   const findTarget = (name: string) =>
-    findNamed('target', model.targets(), name, (item) => item.target);
+    findNamed('target', view.targets(), name, (item) => item.target);
 
   app.get(
     '/api/v1/targets',
@@ -35,9 +35,7 @@ export function targetRoutes(app: FastifyInstance, context: RouteContext): void 
         },
       },
     },
-    async () => ({
-      targets: model.targets().map((target) => targetSummary(target, sampler, context.errors)),
-    }),
+    async () => ({ targets: view.targets() }),
   );
 
   app.get<TargetRoute>(
@@ -50,7 +48,7 @@ export function targetRoutes(app: FastifyInstance, context: RouteContext): void 
         response: { 200: { $ref: 'Target#' }, ...ERROR_RESPONSES },
       },
     },
-    async (request) => targetSummary(findTarget(request.params.target), sampler, context.errors),
+    async (request) => findTarget(request.params.target),
   );
 
   pauseRoutes(app, context, {

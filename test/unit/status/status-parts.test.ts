@@ -6,6 +6,9 @@ import { bearerToken, readBearerTokenFile } from '../../../status/bearer-token.j
 import { LagBytesEstimator } from '../../../status/lag-bytes.js';
 import { SampleRing } from '../../../status/sample-ring.js';
 import { fieldPath } from '../../../status/validation-message.js';
+import { createMirroredStatusView } from '../../../status/mirrored-status-view.js';
+import type { HostRequest, Snapshot } from '../../../status/worker-protocol.js';
+import { eventually } from '../../support/eventually.js';
 import { FakeLog } from '../../support/fake-status-model.js';
 import { tempDir } from '../../support/temp-dir.js';
 
@@ -43,7 +46,7 @@ test('the token file: first line, trimmed; empty, short or missing files are ref
   const dir = await tempDir(t, 'status-token');
   const file = path.join(dir.path, 'token');
   await writeFile(file, '  0123456789abcdef-token  \nignored\n', { mode: 0o600 });
-  assert.equal((await readBearerTokenFile(file)).accepts('Bearer 0123456789abcdef-token'), true);
+  assert.equal(await readBearerTokenFile(file), '0123456789abcdef-token');
   await writeFile(file, '\n');
   await assert.rejects(readBearerTokenFile(file), {
     code: 'EXTENTLOG_ERR_STATUS_TOKEN_FILE',
@@ -112,4 +115,94 @@ test('lag bytes: a range the log no longer holds is unknown, not zero', async ()
   const log = new FakeLog();
   const estimator = new LagBytesEstimator({ log });
   assert.deepEqual(await estimator.estimate('gone', 0, 0, 5), { bytes: null, method: 'unknown' });
+});
+
+function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
+  return {
+    type: 'snapshot',
+    atMs: 1,
+    feeds: [],
+    targets: [],
+    problems: [],
+    newSamples: [{ atMs: 1, targets: [] }],
+    errors: [],
+    readiness: { ready: true, checks: [{ name: 'log', ok: true, detail: 'fine' }] },
+    liveness: { name: 'process', ok: true, detail: 'up' },
+    metrics: { contentType: 'text/plain', text: '' },
+    round: true,
+    ...overrides,
+  };
+}
+
+test('the mirrored view: history from snapshots, requests answered or refused by the host', async () => {
+  const sent: HostRequest[] = [];
+  const view = createMirroredStatusView({
+    first: snapshot(),
+    historySamples: 2,
+    stallLimitMs: 60_000,
+    send: (request) => sent.push(request),
+  });
+  view.accept(
+    snapshot({
+      newSamples: [
+        { atMs: 2, targets: [] },
+        { atMs: 3, targets: [] },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    view.lagHistory().map((sample) => sample.atMs),
+    [2, 3],
+  );
+  const pause = view.actions.pauseFeed('vm1');
+  const missing = view.actions.resumeTarget('nope');
+  const odd = view.actions.syncNow('vm1');
+  assert.deepEqual(
+    sent.map((request) => [request.id, request.action]),
+    [
+      [1, 'pauseFeed'],
+      [2, 'resumeTarget'],
+      [3, 'syncNow'],
+    ],
+  );
+  view.settle({ type: 'reply', id: 1, ok: true });
+  view.settle({
+    type: 'reply',
+    id: 2,
+    ok: false,
+    code: 'EXTENTLOG_ERR_STATUS_NOT_FOUND',
+    message: "no target 'nope'",
+  });
+  view.settle({
+    type: 'reply',
+    id: 3,
+    ok: false,
+    code: 'EXTENTLOG_ERR_SOURCE_READ',
+    message: 'EIO',
+  });
+  await pause;
+  await assert.rejects(missing, {
+    code: 'EXTENTLOG_ERR_STATUS_NOT_FOUND',
+    message: "no target 'nope'",
+  });
+  await assert.rejects(odd, { code: 'EXTENTLOG_ERR_STATUS_ACTION_FAILED', message: 'EIO' });
+  const abandoned = view.restorePoints();
+  view.abandon('closing');
+  await assert.rejects(abandoned, /closing/);
+});
+
+test('the mirrored view turns unhealthy and unready when the host goes silent', async () => {
+  const view = createMirroredStatusView({
+    first: snapshot(),
+    historySamples: 10,
+    stallLimitMs: 20,
+    send: () => undefined,
+  });
+  assert.equal(view.liveness().ok, true);
+  assert.equal(view.readiness().ready, true);
+  await eventually('the host to count as stuck', () => (view.liveness().ok ? undefined : true));
+  assert.match(view.liveness().detail, /has not answered for \d+ ms/);
+  assert.equal(view.readiness().ready, false);
+  view.accept(snapshot());
+  assert.equal(view.liveness().ok, true);
 });

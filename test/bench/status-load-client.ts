@@ -1,0 +1,47 @@
+/**
+ * A load client for the status benchmark, run as a child process so that its timing does
+ * not share an event loop with the server it measures:
+ *
+ *   status-load-client URL INTERVAL_MS
+ *
+ * Reads the status routes in turn (one request in flight, one every INTERVAL_MS) until its
+ * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n} as JSON.
+ */
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
+
+const ROUTES = ['/api/v1/feeds', '/api/v1/targets', '/api/v1/overview', '/readyz'];
+
+async function main(): Promise<void> {
+  const [url, interval] = process.argv.slice(2);
+  if (url === undefined || interval === undefined)
+    throw new Error('usage: status-load-client URL INTERVAL_MS');
+  const intervalMs = Number(interval);
+  let running = true;
+  process.stdin.on('end', () => (running = false));
+  process.stdin.resume();
+  const latenciesMs: Record<string, number[]> = Object.fromEntries(
+    ROUTES.map((route) => [route, []]),
+  );
+  let errors = 0;
+  for (let index = 0; running; index += 1) {
+    const route = ROUTES[index % ROUTES.length]!;
+    const startedAt = performance.now();
+    try {
+      const response = await fetch(`${url}${route}`);
+      await response.arrayBuffer();
+      if (!response.ok) errors += 1;
+      latenciesMs[route]!.push(performance.now() - startedAt);
+    } catch {
+      errors += 1;
+    }
+    const waitMs = intervalMs - (performance.now() - startedAt);
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+  process.stdout.write(`${JSON.stringify({ latenciesMs, errors })}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`status-load-client: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
