@@ -5,7 +5,8 @@
  *   status-load-client URL INTERVAL_MS
  *
  * Reads the status routes in turn (one request in flight, one every INTERVAL_MS) until its
- * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n} as JSON.
+ * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n} as JSON. The first
+ * round of each route is a warm-up (connection set-up, first compilation) and not counted.
  */
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
       const response = await fetch(`${url}${route}`);
       await response.arrayBuffer();
       if (!response.ok) errors += 1;
-      latenciesMs[route]!.push(performance.now() - startedAt);
+      if (index >= ROUTES.length) latenciesMs[route]!.push(performance.now() - startedAt);
     } catch {
       errors += 1;
     }

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +96,7 @@ export const suite: BenchSuite = {
       const url = runtime.status!.url;
       log('status reads of the idle process');
       const idleLoad = startLoad(url);
-      await new Promise((resolve) => setTimeout(resolve, 5000));
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
       const idle = await idleLoad.stop();
 
       log(`status reads during the FULL sync of ${sizeBytes / MiB} MiB`);
@@ -104,6 +105,13 @@ export const suite: BenchSuite = {
       const [result] = await runtime.feeds.get('bench')!.syncNow();
       const syncSeconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       const busy = await busyLoad.stop();
+      // The machine is shared: say how busy it was, to read the latencies against.
+      log(
+        `load average after the sync: ${os
+          .loadavg()
+          .map((load) => load.toFixed(1))
+          .join(' ')}`,
+      );
       if (result?.committed === null || result === undefined)
         throw new Error('the FULL cycle did not commit');
 
