@@ -77,7 +77,8 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
   }
 }
 
-function buildTarget(target: TargetConfig, logger: Logger): Target {
+/** The target a configuration describes (the commands that read restore points back use it too). */
+export function buildTarget(target: TargetConfig, logger: Logger): Target {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -90,9 +91,9 @@ function buildTarget(target: TargetConfig, logger: Logger): Target {
 }
 
 export interface RuntimeOptions {
-  /** Start the feeds (default: whether `roles` has 'feeds'). */
+  /** Start the feeds (default true). */
   readonly feeds?: boolean;
-  /** Start the targets' replays (default: whether `roles` has 'targets'). */
+  /** Start the targets' replays (default true). */
   readonly targets?: boolean;
   /** Wraps each target as it is built (instrumentation around the real adapter). */
   readonly decorateTarget?: (name: string, target: Target) => Target;
@@ -195,7 +196,7 @@ export async function startRuntime(
     }
 
     const feeds = new Map<string, Feed>();
-    if (options.feeds ?? config.roles.includes('feeds')) {
+    if (options.feeds ?? true) {
       for (const feedConfig of config.feeds) {
         const topic = extentsTopic(prefix, feedConfig.name);
         const feed = createFeed({
@@ -263,7 +264,7 @@ export async function startRuntime(
     const replays = new Map<string, Replay>();
     const restorePoints = () =>
       readRestorePoints({ log, topic: rpTopic, codec: restorePointCodec });
-    if ((options.targets ?? config.roles.includes('targets')) && config.targets.length > 0) {
+    if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
         const built = buildTarget(targetConfig, logger);

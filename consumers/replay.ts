@@ -165,6 +165,7 @@ class ReplayEngine implements Replay {
   readonly #status$: BehaviorSubject<ReplayStatus>;
   readonly status$: Observable<ReplayStatus>;
   readonly #feedOfTopic: Map<string, string>;
+  readonly #restorePoints: Map<string, RestorePoint>;
   #consumer: LogConsumer | null = null;
   #timer: NodeJS.Timeout | null = null;
   #paused = false;
@@ -174,6 +175,7 @@ class ReplayEngine implements Replay {
   constructor(options: ReplayOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#restorePoints = new Map(options.lastRestorePoints);
     this.#feedOfTopic = new Map(options.feeds.map(({ feed, topic }) => [topic, feed]));
     this.#status$ = new BehaviorSubject(this.status());
     this.status$ = this.#status$.asObservable();
@@ -344,9 +346,12 @@ class ReplayEngine implements Replay {
         target: this.#options.target,
         feed: state.feed,
         diskId,
-        lastRestorePoint:
-          this.#options.lastRestorePoints.get(`${targetName}/${state.feed}/${diskId}`) ?? null,
-        publishRestorePoint: (point) => this.#options.restorePoints.publish(point),
+        lastRestorePoint: this.#restorePoints.get(`${targetName}/${state.feed}/${diskId}`) ?? null,
+        publishRestorePoint: async (point) => {
+          await this.#options.restorePoints.publish(point);
+          // A disk rebuilt after a retry must start from the newest point, not the one read at start.
+          this.#restorePoints.set(`${point.target}/${point.feed}/${point.disk}`, point);
+        },
         requestRebaseline: (reason) => this.#options.requestRebaseline(state.feed, diskId, reason),
         logger: this.#options.logger,
         now: this.#now,

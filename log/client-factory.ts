@@ -86,6 +86,8 @@ export async function createLogClient(options: LogClientOptions): Promise<LogCli
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        // Every send names its partition; the partitioner is never consulted.
+        createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       });
       await raw.connect();
       const producer = new KafkajsProducer(raw, {

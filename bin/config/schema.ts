@@ -123,14 +123,6 @@ export const configSchema = z
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
     embedded: embeddedSchema.default({ host: '127.0.0.1', port: 0, registryPort: 0 }),
-    /**
-     * What this process runs: a producer host runs 'feeds', a consumer host 'targets'; the
-     * other's feeds and targets stay in the configuration so that both agree on names.
-     */
-    roles: z
-      .array(z.enum(['feeds', 'targets']))
-      .min(1)
-      .default(['feeds', 'targets']),
     /** The status API and page; omit to run without them. */
     status: statusSchema.optional(),
     feeds: z.array(feedSchema).default([]),
@@ -164,11 +156,13 @@ export const configSchema = z
         });
       targets.add(target.name);
       target.feeds.forEach((feed, feedIndex) => {
-        if (!feeds.has(feed)) {
+        // On a Kafka cluster a target may follow feeds that run on other hosts; on the
+        // embedded broker every feed runs here, so an unknown name is a mistake.
+        if (!feeds.has(feed) && config.kafka === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['targets', index, 'feeds', feedIndex],
-            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'} (only with kafka may a target follow feeds that run elsewhere)`,
           });
         }
       });

@@ -16,7 +16,7 @@ import { SourceError } from '../../producers/errors.js';
 import { readDiskPosition } from '../../producers/feed-position.js';
 import { extentCrc32c } from '../../schemas/extent-crc.js';
 import { createRecordCodec } from '../../schemas/record-codec.js';
-import { eventually } from '../support/test-broker.js';
+import { eventually } from '../support/eventually.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';

@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { extentsTopic, replayGroupId, startRuntime } from '../../bin/runtime.js';
 import { controlTopic } from '../../log/control-channel.js';
-import { eventually } from '../support/test-broker.js';
+import { eventually } from '../support/eventually.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';

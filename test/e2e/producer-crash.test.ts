@@ -20,7 +20,7 @@ import { readDiskPosition } from '../../producers/feed-position.js';
 import { RangeSet } from '../../producers/range-set.js';
 import { createRecordCodec } from '../../schemas/record-codec.js';
 import type { ExtentlogRecord } from '../../schemas/extentlog-record.js';
-import { eventually } from '../support/test-broker.js';
+import { eventually } from '../support/eventually.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';
