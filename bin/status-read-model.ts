@@ -5,10 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { Replay } from '../consumers/replay.js';
-import type { RestorePointCodec } from '../consumers/restore-points.js';
+import { readRestorePointLog, type RestorePointCodec } from '../consumers/restore-points.js';
 import type { LogClient } from '../log/log-client.js';
 import type { Feed } from '../producers/feed.js';
-import { parseRestorePointKey, type RestorePoint } from '../schemas/restore-point.js';
 import { StatusError } from '../status/errors.js';
 import type {
   RestorePointView,
@@ -40,34 +39,6 @@ function lookup<T>(kind: string, map: ReadonlyMap<string, T>, name: string): T {
   return found;
 }
 
-/** Every restore point the compacted topic still holds, in log order (tombstones drop a key's). */
-async function readRestorePointLog(parts: RuntimeStatusParts): Promise<RestorePoint[]> {
-  const { log, restorePointsTopic: topic, restorePointCodec: codec } = parts;
-  const points: RestorePoint[] = [];
-  for (const { partition, startOffset, endOffset } of await log.admin.offsets(topic)) {
-    if (endOffset <= startOffset) continue;
-    for await (const message of log.readRange({
-      topic,
-      partition,
-      fromOffset: startOffset,
-      toOffset: endOffset,
-    })) {
-      if (message.key === null) continue;
-      if (message.value !== null) {
-        points.push(await codec.decode(message.value));
-        continue;
-      }
-      const { target, feed, disk } = parseRestorePointKey(message.key);
-      for (let index = points.length - 1; index >= 0; index -= 1) {
-        const point = points[index]!;
-        if (point.target === target && point.feed === feed && point.disk === disk)
-          points.splice(index, 1);
-      }
-    }
-  }
-  return points;
-}
-
 export function createRuntimeStatusModel(parts: RuntimeStatusParts): {
   model: StatusReadModel;
   actions: StatusActions;
@@ -80,7 +51,12 @@ export function createRuntimeStatusModel(parts: RuntimeStatusParts): {
         const status = replay.status();
         return { ...status, feeds: parts.targetFeeds.get(name) ?? [] };
       }),
-    restorePoints: async (): Promise<RestorePointView[]> => readRestorePointLog(parts),
+    restorePoints: (): Promise<RestorePointView[]> =>
+      readRestorePointLog({
+        log,
+        topic: parts.restorePointsTopic,
+        codec: parts.restorePointCodec,
+      }),
     log: {
       offsets: (topic) => log.admin.offsets(topic),
       groupOffsets: (groupId, topic) => log.admin.groupOffsets(groupId, topic),

@@ -9,6 +9,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { describeError, ExtentlogError } from '../../errors/extentlog-error.js';
+import { StatusError } from '../../status/errors.js';
 import { fetchOverview } from '../../status/status-client.js';
 import { loadConfig } from '../config/load-config.js';
 import { STATUS_DEFAULT_PORT } from '../config/schema.js';
@@ -34,6 +35,11 @@ async function urlFromConfig(file: string): Promise<string> {
   const host = config.status?.host ?? '127.0.0.1';
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const port = config.status?.port ?? STATUS_DEFAULT_PORT;
+  if (port === 0)
+    throw new StatusError(
+      'EXTENTLOG_ERR_STATUS_UNREACHABLE',
+      `${file} sets status.port 0 (a free port picked at each start): pass --url with the address the process logged ('status API listening')`,
+    );
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 

@@ -168,6 +168,21 @@ test('a paused target falls behind and catches up, as the status API of the runn
     await sha256OfFile(source),
   );
 
+  // Restore points per target and disk, newest first, as the restore-points topic holds them.
+  const { restorePoints } = (await api.get('/api/v1/restore-points?target=mirror')).body as {
+    restorePoints: {
+      target: string;
+      disk: string;
+      points: { epoch: number; digest: string; sourceReference: string; committedAtMs: number }[];
+    }[];
+  };
+  assert.equal(restorePoints.length, 1);
+  assert.equal(restorePoints[0]!.disk, 'disk-0');
+  const [newest] = restorePoints[0]!.points;
+  assert.equal(newest?.epoch, 3);
+  assert.match(newest!.digest, /^[0-9a-f]{64}$/);
+  assert.ok(newest!.sourceReference.length > 0 && newest!.committedAtMs > 0);
+
   const { stdout } = await run(process.execPath, [EXTENTLOG, 'status', '--url', child.url]);
   assert.match(stdout, /: all 1 target disk protected/);
   assert.match(stdout, /^vm1 +disk-0 +idle +3 +INCREMENTAL/m);
