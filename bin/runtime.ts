@@ -7,9 +7,8 @@
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
-import { createLogClient } from '../log/client-factory.js';
+import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
-import type { LogClient } from '../log/log-client.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
 import { createRestorePointCodec, type RestorePointCodec } from '../schemas/restore-point-codec.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
@@ -35,7 +34,8 @@ const MiB = 1024 * 1024;
 
 export interface Runtime {
   readonly config: ExtentlogConfig;
-  readonly log: LogClient;
+  /** The log port, and which driver serves it. */
+  readonly log: DriverLogClient;
   readonly registry: SchemaRegistry;
   readonly embedded: EmbeddedServices | null;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -164,6 +164,7 @@ export async function startRuntime(
               ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
             },
       logger: logger.child({ component: 'log' }),
+      driver: config.logDriver,
       replicationFactor: config.kafka?.replicationFactor ?? 1,
     });
     closers.push(() => log.close());

@@ -4,6 +4,7 @@
  * are bytes and durations milliseconds, as their names say.
  */
 import { z } from 'zod';
+import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
 export const STATUS_DEFAULT_PORT = 8480;
@@ -119,6 +120,11 @@ export const configSchema = z
      */
     sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /**
+     * The Kafka client library, for the embedded broker and `kafka.brokers` alike: 'auto'
+     * takes librdkafka when it is installed (scripts/setup.sh --librdkafka), else kafkajs.
+     */
+    logDriver: z.enum(LOG_DRIVER_CHOICES).default('auto'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
