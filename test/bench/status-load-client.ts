@@ -5,7 +5,8 @@
  *   status-load-client URL INTERVAL_MS
  *
  * Reads the status routes in turn (one request in flight, one every INTERVAL_MS) until its
- * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n} as JSON. The first
+ * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n, "notReady": n} as
+ * JSON (errors: failed requests and error answers; notReady: /readyz answering 503). The first
  * round of each route is a warm-up (connection set-up, first compilation) and not counted.
  */
 import process from 'node:process';
@@ -25,13 +26,15 @@ async function main(): Promise<void> {
     ROUTES.map((route) => [route, []]),
   );
   let errors = 0;
+  let notReady = 0;
   for (let index = 0; running; index += 1) {
     const route = ROUTES[index % ROUTES.length]!;
     const startedAt = performance.now();
     try {
       const response = await fetch(`${url}${route}`);
       await response.arrayBuffer();
-      if (!response.ok) errors += 1;
+      if (response.status === 503 && route === '/readyz') notReady += 1;
+      else if (!response.ok) errors += 1;
       if (index >= ROUTES.length) latenciesMs[route]!.push(performance.now() - startedAt);
     } catch {
       errors += 1;
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     const waitMs = intervalMs - (performance.now() - startedAt);
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
-  process.stdout.write(`${JSON.stringify({ latenciesMs, errors })}\n`);
+  process.stdout.write(`${JSON.stringify({ latenciesMs, errors, notReady })}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -22,6 +22,7 @@ const INTERVAL_MS = 40;
 interface LoadResult {
   latenciesMs: Record<string, number[]>;
   errors: number;
+  notReady: number;
 }
 
 /** Starts the load client; `stop()` ends it and resolves with what it measured. */
@@ -122,7 +123,7 @@ export const suite: BenchSuite = {
       const p99 = percentile(busyAll, 0.99);
       const rows: BenchRow[] = [
         {
-          name: `status read p99 during a ${size} FULL sync (${busyAll.length} reads, ${busy.errors} errors)`,
+          name: `status read p99 during a ${size} FULL sync (${busyAll.length} reads, ${busy.errors} errors, ${busy.notReady} not ready)`,
           value: p99,
           unit: 'ms',
           peer: { name: 'same reads, idle', value: percentile(idleAll, 0.99), unit: 'ms' },
