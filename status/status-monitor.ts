@@ -70,7 +70,9 @@ export function createStatusMonitor(options: StatusMonitorOptions): StatusMonito
     errors,
     metrics,
     now,
-    readyWithinMs: Math.max(5000, 3 * options.sampleIntervalMs),
+    // A FULL sync keeps this thread busy and stretches sampling rounds to seconds: that is
+    // load, not an unreachable log, and must not take the process out of service.
+    readyWithinMs: Math.max(15_000, 5 * options.sampleIntervalMs),
     onRound(listener) {
       roundListeners.add(listener);
       return () => roundListeners.delete(listener);
