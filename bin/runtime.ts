@@ -14,6 +14,8 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
+import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -73,6 +75,23 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.hashAlgorithm === undefined ? {} : { hashAlgorithm: source.hashAlgorithm }),
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
+      });
+    case 'kernel-journal':
+      return createKernelJournalSource({
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          journalPath: disk.journal,
+          cowStorePath: disk.cowStore,
+        })),
+        openJournal: openKernelJournal,
+        ...(source.chunkBytes === undefined ? {} : { chunkBytes: source.chunkBytes }),
+        ...(source.consistencyIntervalMs === undefined
+          ? {}
+          : { intervalMs: source.consistencyIntervalMs }),
+        ...(source.barrierMinIntervalMs === undefined
+          ? {}
+          : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
+        logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
       });
   }
 }

@@ -139,6 +139,8 @@ class DiskWorker {
   #waiters: PendingCycle[] = [];
   #running: Promise<void> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
+  /** The change set of the cycle running now (a CONTINUOUS one is ended on stop). */
+  #changeSet: ChangeSet | null = null;
 
   constructor(
     readonly disk: DiskInfo,
@@ -257,6 +259,8 @@ class DiskWorker {
           ? { epoch: position.committed.epoch, reference: position.committed.reference }
           : null;
       changeSet = await options.source.open(this.disk, since);
+      this.#changeSet = changeSet;
+      if (this.feed.stopping) changeSet.end?.();
       this.update({ phase: 'syncing', currentEpoch: position.nextEpoch, progress: null });
       options.logger.info(
         {
@@ -345,6 +349,7 @@ class DiskWorker {
       );
       throw error;
     } finally {
+      this.#changeSet = null;
       this.#startHeartbeat();
     }
   }
@@ -411,6 +416,7 @@ class DiskWorker {
 
   async stop(): Promise<void> {
     this.#stopHeartbeat();
+    this.#changeSet?.end?.();
     while (this.#running !== null) await this.#running.catch(() => undefined);
     for (const waiter of this.#waiters.splice(0))
       waiter.reject(new Error(`feed ${this.feed.options.name} stopped`));

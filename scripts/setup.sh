@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine to run extentlog from this checkout: Debian packages, npm dependencies,
-# native addons, the optional librdkafka log driver and the TypeScript build. Idempotent and
-# quick when nothing changed.
+# native addons, the optional librdkafka log driver, the kernel module and its VM test image
+# (for the tests) and the TypeScript build. Idempotent and quick when nothing changed.
 #
 #   scripts/setup.sh               everything the tests need (librdkafka driver included)
 #   scripts/setup.sh --demo        only what `extentlog demo` needs: the fileio addon's build
@@ -86,5 +86,6 @@ case "$mode" in
   librdkafka) install_librdkafka_driver || true ;;
 esac
 bash scripts/build-native.sh
+if [ "$mode" = test ]; then bash scripts/build-kmod.sh; fi
 log "compiling TypeScript"
 npx tsc -p tsconfig.json

@@ -59,7 +59,31 @@ export const imageSourceSchema = z.strictObject({
   detectHoles: z.boolean().optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
+export const kernelJournalSourceSchema = z.strictObject({
+  type: z.literal('kernel-journal'),
+  disks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        /** The extentlog target's journal, /dev/extentlog/<name>. */
+        journal: z.string().min(1),
+        /** A file or block device for COW snapshots, not on the protected device. */
+        cowStore: z.string().min(1),
+      }),
+    )
+    .min(1),
+  /** COW granularity: a power of two from 4 KiB to 1 MiB. */
+  chunkBytes: positiveInt.optional(),
+  /** Longest time between consistency points while writes arrive. */
+  consistencyIntervalMs: positiveInt.optional(),
+  /** A consistency point this soon after a flush or FUA write. */
+  barrierMinIntervalMs: positiveInt.optional(),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  imageSourceSchema,
+  kernelJournalSourceSchema,
+]);
 
 export const feedSchema = z.strictObject({
   name,
