@@ -2,9 +2,9 @@
  * A load client for the status benchmark, run as a child process so that its timing does
  * not share an event loop with the server it measures:
  *
- *   status-load-client URL INTERVAL_MS
+ *   status-load-client URL INTERVAL_MS [ROUTE...]
  *
- * Reads the status routes in turn (one request in flight, one every INTERVAL_MS) until its
+ * Reads the routes (by default the status API's read routes) in turn (one request in flight, one every INTERVAL_MS) until its
  * stdin closes, then prints {"latenciesMs": {route: [...]}, "errors": n, "notReady": n} as
  * JSON (errors: failed requests and error answers; notReady: /readyz answering 503). The first
  * round of each route is a warm-up (connection set-up, first compilation) and not counted.
@@ -12,30 +12,31 @@
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 
-const ROUTES = ['/api/v1/feeds', '/api/v1/targets', '/api/v1/overview', '/readyz'];
+const STATUS_ROUTES = ['/api/v1/feeds', '/api/v1/targets', '/api/v1/overview', '/readyz'];
 
 async function main(): Promise<void> {
-  const [url, interval] = process.argv.slice(2);
+  const [url, interval, ...routes] = process.argv.slice(2);
   if (url === undefined || interval === undefined)
-    throw new Error('usage: status-load-client URL INTERVAL_MS');
+    throw new Error('usage: status-load-client URL INTERVAL_MS [ROUTE...]');
+  const read = routes.length > 0 ? routes : STATUS_ROUTES;
   const intervalMs = Number(interval);
   let running = true;
   process.stdin.on('end', () => (running = false));
   process.stdin.resume();
   const latenciesMs: Record<string, number[]> = Object.fromEntries(
-    ROUTES.map((route) => [route, []]),
+    read.map((route) => [route, []]),
   );
   let errors = 0;
   let notReady = 0;
   for (let index = 0; running; index += 1) {
-    const route = ROUTES[index % ROUTES.length]!;
+    const route = read[index % read.length]!;
     const startedAt = performance.now();
     try {
       const response = await fetch(`${url}${route}`);
       await response.arrayBuffer();
       if (response.status === 503 && route === '/readyz') notReady += 1;
       else if (!response.ok) errors += 1;
-      if (index >= ROUTES.length) latenciesMs[route]!.push(performance.now() - startedAt);
+      if (index >= read.length) latenciesMs[route]!.push(performance.now() - startedAt);
     } catch {
       errors += 1;
     }
