@@ -17,6 +17,8 @@ export type ChunkWrite = 'uploaded' | 'present' | 'touched';
 
 export interface ChunkStore {
   readonly codec: ChunkCodec;
+  /** Existing chunks older than this are touched before they are relied on. */
+  readonly refreshAfterMs: number;
   /** The plaintext of chunk `name`, which must be `expectedBytes` long. */
   read(name: string, expectedBytes: number, where: string): Promise<Buffer>;
   /** Makes sure chunk `name` (of `plaintext`) exists; 'touched' needs settling (see above). */
@@ -55,6 +57,7 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
 
   return {
     codec,
+    refreshAfterMs,
     async read(name, expectedBytes, where) {
       const key = layout.chunkKey(name);
       const body = await fetchBody(key, name, expectedBytes);

@@ -72,6 +72,8 @@ interface OpenEpoch {
   readonly unjournaled: Map<number, string | null>;
   /** Existing chunks this epoch touched and relies on: settled at the next flush. */
   readonly touched: Set<string>;
+  /** When the oldest unjournaled change first relied on a chunk in the bucket. */
+  relianceSinceMs: number | null;
   nextSeq: number;
 }
 
@@ -186,10 +188,7 @@ export class S3TargetDisk implements TargetDisk {
     for (const slot of [...this.#dirty.keys()]) await this.#seal(epoch, slot);
     await Promise.all([...this.#uploads.values()].map((upload) => upload.done));
     this.#throwFailure();
-    if (epoch.touched.size > 0) {
-      await settleTouchedChunks([...epoch.touched], this.#options.settle);
-      epoch.touched.clear();
-    }
+    await this.#settle(epoch);
     if (epoch.unjournaled.size === 0) return;
     const { store, layout } = this.#options;
     const key = layout.pendingKey(
@@ -211,6 +210,42 @@ export class S3TargetDisk implements TargetDisk {
     );
     epoch.nextSeq++;
     epoch.unjournaled.clear();
+    epoch.relianceSinceMs = null;
+  }
+
+  /**
+   * Makes the chunks the next journal segment refers to safe from garbage collection (see
+   * garbage-collector.ts): touched chunks are settled, and when the segment comes later
+   * than `refreshAfterMs` after the first chunk it relies on (a stalled upload, a long wait
+   * for a collection), all of its chunks are touched and settled again first.
+   */
+  async #settle(epoch: OpenEpoch): Promise<void> {
+    const { store, layout, chunks, now } = this.#options;
+    for (;;) {
+      if (epoch.relianceSinceMs !== null && now() - epoch.relianceSinceMs > chunks.refreshAfterMs) {
+        epoch.relianceSinceMs = now();
+        for (const name of new Set(epoch.unjournaled.values())) {
+          if (name === null) continue;
+          epoch.touched.add(name);
+          if ((await store.touch(layout.chunkKey(name))) === null)
+            throw new TargetError(
+              'EXTENTLOG_ERR_TARGET_CHUNK_MISSING',
+              `${this.#where}: chunk ${store.url}${layout.chunkKey(name)} of epoch ${epoch.begin.epoch} vanished before it was journalled; the records are applied again`,
+              { retriable: true, details: { chunk: name } },
+            );
+        }
+      }
+      if (epoch.touched.size > 0) {
+        await settleTouchedChunks(
+          [...epoch.touched],
+          epoch.relianceSinceMs ?? now(),
+          this.#options.settle,
+        );
+        epoch.touched.clear();
+      }
+      if (epoch.relianceSinceMs === null || now() - epoch.relianceSinceMs <= chunks.refreshAfterMs)
+        return;
+    }
   }
 
   async commitEpoch(commit: EpochCommit): Promise<RestorePointLocation> {
@@ -282,6 +317,7 @@ export class S3TargetDisk implements TargetDisk {
       sealed,
       unjournaled: new Map(),
       touched: new Set(),
+      relianceSinceMs: null,
       nextSeq: 0,
     };
   }
@@ -486,7 +522,11 @@ export class S3TargetDisk implements TargetDisk {
       // Unchanged, or the newest restore point has it in this slot: it exists and is referenced.
       const known =
         epoch.map.get(slot) === name || this.#newest?.manifest.chunks.get(slot) === name;
-      if (!known && (await chunks.write(name, content)) === 'touched') epoch.touched.add(name);
+      if (!known) {
+        epoch.relianceSinceMs ??= this.#options.now();
+        // Found in the bucket (fresh or touched): a running collection may still delete it.
+        if ((await chunks.write(name, content)) !== 'uploaded') epoch.touched.add(name);
+      }
     }
     if (epoch.map.get(slot) !== name || epoch.unjournaled.has(slot)) {
       epoch.map.set(slot, name);

@@ -23,14 +23,24 @@ export interface SettleOptions {
   readonly now: () => number;
 }
 
-export async function settleTouchedChunks(names: readonly string[], options: SettleOptions) {
+/**
+ * `sinceMs`: when the writer first relied on any of `names` (found them, or touched them);
+ * a collection that started later cannot have chosen them, as they were younger than its
+ * cutoff by then.
+ */
+export async function settleTouchedChunks(
+  names: readonly string[],
+  sinceMs: number,
+  options: SettleOptions,
+) {
   const { store, layout, now } = options;
   const deadline = now() + options.timeoutMs;
   const candidatesByRun = new Map<string, Set<string>>();
   for (;;) {
     const state = await readGcLock(store, layout);
     if (!isLockLive(state, now())) break;
-    const { runId, candidatesKey } = state.lock;
+    const { runId, candidatesKey, startedAtMs } = state.lock;
+    if (startedAtMs > sinceMs) break;
     if (candidatesKey !== null) {
       let candidates = candidatesByRun.get(runId);
       if (candidates === undefined) {
