@@ -26,6 +26,7 @@ import {
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { buildS3Target } from './s3-target.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
 
 const MiB = 1024 * 1024;
@@ -72,7 +73,7 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
   }
 }
 
-function buildTarget(target: TargetConfig, logger: Logger): Target {
+async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -81,6 +82,8 @@ function buildTarget(target: TargetConfig, logger: Logger): Target {
         zeroing: target.zeroing,
         logger: logger.child({ target: target.name }),
       });
+    case 's3':
+      return (await buildS3Target(target, logger)).target;
   }
 }
 
@@ -230,7 +233,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const target = buildTarget(targetConfig, logger);
+        const target = await buildTarget(targetConfig, logger);
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
         const writer: RestorePointWriter = createRestorePointWriter({
