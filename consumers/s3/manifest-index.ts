@@ -1,6 +1,7 @@
 /** Finding manifests in the bucket: by listing, as the bucket is the source of truth. */
 import { TargetError } from '../errors.js';
 import { parseManifestKey, type BucketLayout, type ManifestKeyParts } from './bucket-layout.js';
+import type { ChunkCodec } from './chunk-codec.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 
@@ -40,4 +41,15 @@ export async function readManifest(store: ObjectStore, key: string): Promise<Man
       { details: { key } },
     );
   return decodeManifest(body, `${store.url}${key}`);
+}
+
+/** Refuses to read an encrypted manifest's chunks with a key other than the one it names. */
+export function checkManifestKey(manifest: Manifest, codec: ChunkCodec, where: string): void {
+  const wanted = manifest.encryption?.keyId ?? null;
+  if (wanted === null || wanted === codec.keyId) return;
+  throw new TargetError(
+    'EXTENTLOG_ERR_TARGET_KEY',
+    `${where} was encrypted with key id ${wanted}, but ${codec.keyId === null ? 'no encryption key is configured' : `the configured key has id ${codec.keyId}`}: configure the key file the restore point was written with`,
+    { details: { keyId: wanted, configuredKeyId: codec.keyId } },
+  );
 }

@@ -9,6 +9,7 @@ import { TargetError } from '../errors.js';
 import type { DiskRange, RestorePointReader } from '../target.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { Manifest } from './manifest.js';
+import { checkManifestKey } from './manifest-index.js';
 
 export interface ManifestReaderOptions {
   readonly chunks: ChunkStore;
@@ -20,6 +21,7 @@ export interface ManifestReaderOptions {
 
 export function openManifestReader(options: ManifestReaderOptions): RestorePointReader {
   const { chunks, manifest, where } = options;
+  checkManifestKey(manifest, chunks.codec, where);
   const readAhead = options.readAheadChunks ?? 4;
   const size = manifest.chunkSizeBytes;
   const sizeBytes = manifest.diskSizeBytes;

@@ -13,6 +13,7 @@ import * as fileio from '../../native/fileio/index.js';
 import { TargetError } from '../errors.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { Manifest } from './manifest.js';
+import { checkManifestKey } from './manifest-index.js';
 
 export interface RestoreProgress {
   readonly doneBytes: number;
@@ -80,6 +81,7 @@ async function openOutput(
 
 export async function restoreImage(options: RestoreOptions): Promise<RestoreResult> {
   const { chunks, manifest, where } = options;
+  checkManifestKey(manifest, chunks.codec, where);
   const concurrency = options.concurrency ?? 8;
   const size = manifest.chunkSizeBytes;
   const sizeBytes = manifest.diskSizeBytes;
