@@ -44,7 +44,7 @@ const options = {
   manifest: { type: 'string' },
   output: { type: 'string' },
   against: { type: 'string' },
-  concurrency: { type: 'string', default: '8' },
+  concurrency: { type: 'string', default: '16' },
   'keep-last': { type: 'string' },
   'keep-days': { type: 'string' },
   'grace-ms': { type: 'string' },
@@ -143,7 +143,7 @@ async function run(command: string, values: Values, logger: Logger): Promise<num
           manifest,
           where: `${parts.store.url}${key}`,
           outputPath,
-          concurrency: integer(values, 'concurrency') ?? 8,
+          concurrency: integer(values, 'concurrency') ?? 16,
         });
         const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
         print(`manifest  ${parts.store.url}${key}`);

@@ -82,7 +82,7 @@ async function openOutput(
 export async function restoreImage(options: RestoreOptions): Promise<RestoreResult> {
   const { chunks, manifest, where } = options;
   checkManifestKey(manifest, chunks.codec, where);
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 16;
   const size = manifest.chunkSizeBytes;
   const sizeBytes = manifest.diskSizeBytes;
   const output =

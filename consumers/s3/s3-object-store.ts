@@ -54,7 +54,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       const response = await client.send(
         new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: range } : {}) }),
       );
-      return Buffer.from(await response.Body!.transformToByteArray());
+      const bytes = await response.Body!.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
       // A missing bucket answers NoSuchBucket, which the table turns into its own error.
       if (notFound(error) && s3CodeOf(error) !== 'NoSuchBucket') return null;
