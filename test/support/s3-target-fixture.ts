@@ -4,6 +4,10 @@
  * point with what the disk held.
  */
 import { createHash } from 'node:crypto';
+import type { ChunkStore } from '../../consumers/s3/chunk-store.js';
+import { readManifest } from '../../consumers/s3/manifest-index.js';
+import type { ObjectStore } from '../../consumers/s3/object-store.js';
+import { restoreImage } from '../../consumers/s3/restore-image.js';
 import type { ApplyExtent, EpochBegin, TargetDisk } from '../../consumers/target.js';
 import { patternBytes } from './image-files.js';
 
@@ -107,4 +111,14 @@ export async function replayEpoch(
     committedAtMs: 1000 * begin.epoch,
   });
   return location!;
+}
+
+/** The sha256 of the disk a manifest describes, every chunk read and checked. */
+export async function manifestSha256(
+  store: ObjectStore,
+  chunks: ChunkStore,
+  key: string,
+): Promise<string> {
+  const manifest = await readManifest(store, key);
+  return (await restoreImage({ chunks, manifest, where: key, outputPath: null })).sha256;
 }

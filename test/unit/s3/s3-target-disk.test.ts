@@ -9,8 +9,6 @@ import { bucketLayout } from '../../../consumers/s3/bucket-layout.js';
 import { createChunkCodec, type Compression } from '../../../consumers/s3/chunk-codec.js';
 import { createChunkStore } from '../../../consumers/s3/chunk-store.js';
 import { deriveChunkKeys } from '../../../consumers/s3/encryption-key.js';
-import { readManifest } from '../../../consumers/s3/manifest-index.js';
-import { restoreImage } from '../../../consumers/s3/restore-image.js';
 import { createS3Target } from '../../../consumers/s3/s3-target.js';
 import { TargetError } from '../../../consumers/errors.js';
 import type { Target } from '../../../consumers/target.js';
@@ -21,6 +19,7 @@ import {
 import {
   DiskModel,
   epochBegin,
+  manifestSha256,
   randomExtents,
   replayEpoch,
 } from '../../support/s3-target-fixture.js';
@@ -58,12 +57,9 @@ function setup(
   return { store, chunks, target };
 }
 
-async function restoredSha256(setupResult: ReturnType<typeof setup>, location: string) {
+function restoredSha256(setupResult: ReturnType<typeof setup>, location: string) {
   const key = location.slice(setupResult.store.url.length);
-  const manifest = await readManifest(setupResult.store, key);
-  return (
-    await restoreImage({ chunks: setupResult.chunks, manifest, where: key, outputPath: null })
-  ).sha256;
+  return manifestSha256(setupResult.store, setupResult.chunks, key);
 }
 
 async function readerSha256(target: Target, location: string, sizeBytes: number) {
