@@ -37,13 +37,15 @@ import type { BucketLayout } from './bucket-layout.js';
 import { isAllZeros } from './chunk-codec.js';
 import { ChunkMap } from './chunk-map.js';
 import type { ChunkStore } from './chunk-store.js';
+import { baseManifest, newestManifest, type StoredManifest } from './epoch-base.js';
 import {
-  decodeManifest,
-  decodePendingSegment,
-  encodeManifest,
-  encodePendingSegment,
-  type Manifest,
-} from './manifest.js';
+  dropJournal,
+  readJournal,
+  writeJournalSegment,
+  type EpochShape,
+  type JournalContext,
+} from './epoch-journal.js';
+import { decodeManifest, encodeManifest, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { settleTouchedChunks, type SettleOptions } from './settle-touched.js';
 
@@ -86,7 +88,7 @@ export class S3TargetDisk implements TargetDisk {
   readonly #options: S3DiskOptions;
   readonly #info: TargetDiskInfo;
   /** The newest restore point of the disk: the usual base, and a dedupe hint for FULL epochs. */
-  #newest: { key: string; manifest: Manifest } | null = null;
+  #newest: StoredManifest | null = null;
   #newestLoaded = false;
   #epoch: OpenEpoch | null = null;
   /** slot → content (null: zeros), least recently written first. */
@@ -105,12 +107,28 @@ export class S3TargetDisk implements TargetDisk {
     return `disk ${this.#info.diskId} of feed ${this.#info.feed}`;
   }
 
+  get #journal(): JournalContext {
+    const { store, layout } = this.#options;
+    return { store, layout, feed: this.#info.feed, diskId: this.#info.diskId, where: this.#where };
+  }
+
+  #shape(epoch: OpenEpoch): EpochShape {
+    return {
+      epoch: epoch.begin.epoch,
+      mode: epoch.begin.mode,
+      baseEpoch: epoch.begin.baseEpoch,
+      diskSizeBytes: epoch.sizeBytes,
+      chunkSizeBytes: epoch.chunkSizeBytes,
+    };
+  }
+
   async beginEpoch(begin: EpochBegin): Promise<void> {
     this.#checkOpen();
     await this.#discardEpoch();
     const { store, layout } = this.#options;
     const { feed, diskId } = this.#info;
-    const newest = await this.#loadNewest();
+    if (!this.#newestLoaded) this.#newest = await newestManifest(this.#journal);
+    this.#newestLoaded = true;
     const sealedKey = layout.manifestKey(feed, diskId, begin.epoch);
     const sealedBody = await store.get(sealedKey);
     if (sealedBody !== null) {
@@ -121,7 +139,11 @@ export class S3TargetDisk implements TargetDisk {
       });
       return;
     }
-    const base = begin.mode === 'FULL' ? null : await this.#baseFor(begin, newest);
+    const base = await baseManifest(
+      { ...this.#journal, keyId: this.#options.chunks.codec.keyId },
+      begin,
+      this.#newest,
+    );
     const chunkSizeBytes = base?.manifest.chunkSizeBytes ?? this.#options.chunkSizeBytes;
     const slots = ChunkMap.slotsFor(begin.diskSizeBytes, chunkSizeBytes);
     const map = base === null ? new ChunkMap(slots) : base.manifest.chunks.resized(slots);
@@ -129,7 +151,12 @@ export class S3TargetDisk implements TargetDisk {
     this.#epoch = epoch;
     if (base !== null && base.manifest.diskSizeBytes !== begin.diskSizeBytes)
       await this.#refitBoundarySlots(epoch, base.manifest);
-    await this.#replayJournal(epoch);
+    const journal = await readJournal(this.#journal, this.#shape(epoch));
+    for (const [slot, name] of journal.changes) {
+      epoch.map.set(slot, name);
+      this.#dropDirty(slot);
+    }
+    epoch.nextSeq = journal.nextSeq;
   }
 
   async apply(extent: ApplyExtent): Promise<void> {
@@ -190,24 +217,7 @@ export class S3TargetDisk implements TargetDisk {
     this.#throwFailure();
     await this.#settle(epoch);
     if (epoch.unjournaled.size === 0) return;
-    const { store, layout } = this.#options;
-    const key = layout.pendingKey(
-      this.#info.feed,
-      this.#info.diskId,
-      epoch.begin.epoch,
-      epoch.nextSeq,
-    );
-    await store.put(
-      key,
-      encodePendingSegment({
-        epoch: epoch.begin.epoch,
-        mode: epoch.begin.mode,
-        baseEpoch: epoch.begin.baseEpoch,
-        diskSizeBytes: epoch.sizeBytes,
-        chunkSizeBytes: epoch.chunkSizeBytes,
-        changes: [...epoch.unjournaled],
-      }),
-    );
+    await writeJournalSegment(this.#journal, this.#shape(epoch), epoch.nextSeq, epoch.unjournaled);
     epoch.nextSeq++;
     epoch.unjournaled.clear();
     epoch.relianceSinceMs = null;
@@ -286,7 +296,7 @@ export class S3TargetDisk implements TargetDisk {
     } else {
       this.#sealed({ key, manifest });
     }
-    await this.#dropJournal(commit.epoch).catch((error: unknown) =>
+    await dropJournal(this.#journal, commit.epoch).catch((error: unknown) =>
       logger.warn(
         { err: error, disk: this.#info.diskId, epoch: commit.epoch },
         's3 target: could not remove the journal of a sealed epoch; garbage collection will',
@@ -328,54 +338,6 @@ export class S3TargetDisk implements TargetDisk {
     this.#epoch = null;
   }
 
-  async #loadNewest(): Promise<{ key: string; manifest: Manifest } | null> {
-    if (this.#newestLoaded) return this.#newest;
-    const { store, layout } = this.#options;
-    let newestKey: string | null = null;
-    for await (const object of store.list(
-      layout.manifestsPrefix(this.#info.feed, this.#info.diskId),
-    ))
-      if (object.key.endsWith('.json')) newestKey = object.key;
-    if (newestKey !== null) {
-      const body = await store.get(newestKey);
-      if (body !== null)
-        this.#newest = {
-          key: newestKey,
-          manifest: decodeManifest(body, `${store.url}${newestKey}`),
-        };
-    }
-    this.#newestLoaded = true;
-    return this.#newest;
-  }
-
-  async #baseFor(
-    begin: EpochBegin,
-    newest: { key: string; manifest: Manifest } | null,
-  ): Promise<{ key: string; manifest: Manifest } | null> {
-    const { store, layout, chunks } = this.#options;
-    if (begin.baseEpoch === null) return null;
-    let base = newest?.manifest.epoch === begin.baseEpoch ? newest : null;
-    if (base === null) {
-      const key = layout.manifestKey(this.#info.feed, this.#info.diskId, begin.baseEpoch);
-      const body = await store.get(key);
-      if (body === null)
-        throw new TargetError(
-          'EXTENTLOG_ERR_TARGET_BASE_MISSING',
-          `${this.#where}: ${begin.mode} epoch ${begin.epoch} builds on epoch ${begin.baseEpoch}, but ${store.url}${key} does not exist${newest === null ? '' : ` (the newest manifest is epoch ${newest.manifest.epoch})`}: re-baseline the disk with a FULL epoch`,
-          { details: { epoch: begin.epoch, baseEpoch: begin.baseEpoch, key } },
-        );
-      base = { key, manifest: decodeManifest(body, `${store.url}${key}`) };
-    }
-    const baseKeyId = base.manifest.encryption?.keyId ?? null;
-    if (baseKeyId !== null && baseKeyId !== chunks.codec.keyId)
-      throw new TargetError(
-        'EXTENTLOG_ERR_TARGET_KEY',
-        `${this.#where}: epoch ${begin.epoch} builds on ${store.url}${base.key}, encrypted with key id ${baseKeyId}, but the configured key has id ${chunks.codec.keyId ?? '(none: encryption is off)'}: configure that key, or re-baseline the disk (FULL) to rewrite it under the new one`,
-        { details: { keyId: baseKeyId, configuredKeyId: chunks.codec.keyId } },
-      );
-    return base;
-  }
-
   /** The slots at the old and new end of a resized disk change length: re-cut them. */
   async #refitBoundarySlots(epoch: OpenEpoch, base: Manifest): Promise<void> {
     const size = epoch.chunkSizeBytes;
@@ -395,49 +357,6 @@ export class S3TargetDisk implements TargetDisk {
       old.copy(content, 0, 0, Math.min(oldBytes, newBytes));
       this.#setDirty(slot, content);
     }
-  }
-
-  /** Applies the journal of an epoch interrupted after some flushes; drops older journals. */
-  async #replayJournal(epoch: OpenEpoch): Promise<void> {
-    const { store, layout } = this.#options;
-    const { feed, diskId } = this.#info;
-    const stale: string[] = [];
-    for await (const object of store.list(layout.pendingPrefix(feed, diskId))) {
-      const parts = object.key.slice(layout.pendingPrefix(feed, diskId).length).split('/');
-      const segmentEpoch = Number(parts[0]);
-      if (segmentEpoch < epoch.begin.epoch) stale.push(object.key);
-      if (segmentEpoch !== epoch.begin.epoch) continue;
-      const where = `${store.url}${object.key}`;
-      const body = await store.get(object.key);
-      if (body === null) continue;
-      const segment = decodePendingSegment(body, where);
-      if (
-        segment.mode !== epoch.begin.mode ||
-        segment.baseEpoch !== epoch.begin.baseEpoch ||
-        segment.diskSizeBytes !== epoch.sizeBytes ||
-        segment.chunkSizeBytes !== epoch.chunkSizeBytes
-      )
-        throw new TargetError(
-          'EXTENTLOG_ERR_TARGET_MANIFEST',
-          `${this.#where}: journal ${where} of epoch ${epoch.begin.epoch} was written for a ${segment.mode} epoch on base ${segment.baseEpoch} of ${segment.diskSizeBytes} bytes in ${segment.chunkSizeBytes}-byte chunks, not for this one (${epoch.begin.mode}, base ${epoch.begin.baseEpoch}, ${epoch.sizeBytes} bytes): two writers share the prefix, or remove the journal by hand`,
-        );
-      for (const [slot, name] of segment.changes) {
-        epoch.map.set(slot, name);
-        this.#dropDirty(slot);
-      }
-      epoch.nextSeq = Number(parts[1]?.slice(0, 10)) + 1;
-    }
-    if (stale.length > 0) await store.delete(stale);
-  }
-
-  async #dropJournal(epochNumber: number): Promise<void> {
-    const { store, layout } = this.#options;
-    const keys: string[] = [];
-    for await (const object of store.list(
-      layout.pendingPrefix(this.#info.feed, this.#info.diskId, epochNumber),
-    ))
-      keys.push(object.key);
-    if (keys.length > 0) await store.delete(keys);
   }
 
   #checkSameEpoch(key: string, existing: Manifest, commit: EpochCommit): void {
