@@ -57,6 +57,7 @@ export async function buildS3Target(
     chunkSizeBytes: config.chunkSizeBytes,
     maxDirtyBytes: config.maxDirtyBytes,
     uploadConcurrency: config.uploadConcurrency,
+    ...(config.retention === undefined ? {} : { retention: config.retention }),
     logger: logger.child({ target: config.name }),
   });
   return { client, store, layout, chunks, target };

@@ -139,7 +139,7 @@ export const s3TargetSchema = z.strictObject({
       leaseMs: positiveInt.default(120_000),
     })
     .default({ graceMs: 24 * 3600 * 1000, leaseMs: 120_000 }),
-  /** Used by `extentlog s3 retain`; the newest restore point of a disk is always kept. */
+  /** Applied after every restore point and by `extentlog s3 retain`; the newest is always kept. */
   retention: z
     .strictObject({ keepLast: positiveInt.optional(), keepForMs: positiveInt.optional() })
     .optional(),

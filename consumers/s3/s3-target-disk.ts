@@ -47,6 +47,7 @@ import {
 } from './epoch-journal.js';
 import { decodeManifest, encodeManifest, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
+import { applyRetention, type RetentionPolicy } from './retention.js';
 import { settleTouchedChunks, type SettleOptions } from './settle-touched.js';
 
 export interface S3DiskOptions {
@@ -58,6 +59,8 @@ export interface S3DiskOptions {
   readonly maxDirtyBytes: number;
   readonly uploadConcurrency: number;
   readonly settle: SettleOptions;
+  /** Applied to the disk's restore points after each new one. */
+  readonly retention?: RetentionPolicy;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -296,6 +299,7 @@ export class S3TargetDisk implements TargetDisk {
     } else {
       this.#sealed({ key, manifest });
     }
+    await this.#retain(commit.epoch);
     await dropJournal(this.#journal, commit.epoch).catch((error: unknown) =>
       logger.warn(
         { err: error, disk: this.#info.diskId, epoch: commit.epoch },
@@ -312,6 +316,29 @@ export class S3TargetDisk implements TargetDisk {
   }
 
   // --- epochs -------------------------------------------------------------------------
+
+  /** Deletes the disk's restore points the retention policy no longer keeps (best effort). */
+  async #retain(epochNumber: number): Promise<void> {
+    const { retention, store, layout, logger, now } = this.#options;
+    if (retention === undefined) return;
+    try {
+      const { deleted } = await applyRetention({
+        store,
+        layout,
+        policy: retention,
+        feed: this.#info.feed,
+        diskId: this.#info.diskId,
+        now,
+      });
+      if (deleted.length > 0)
+        logger.info(
+          { disk: this.#info.diskId, epoch: epochNumber, deleted: deleted.map((e) => e.epoch) },
+          's3 target: retention removed restore points',
+        );
+    } catch (error) {
+      logger.warn({ err: error, disk: this.#info.diskId }, 's3 target: retention failed');
+    }
+  }
 
   #openEpoch(
     begin: EpochBegin,

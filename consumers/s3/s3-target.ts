@@ -16,6 +16,7 @@ import type { ChunkStore } from './chunk-store.js';
 import { readManifest } from './manifest-index.js';
 import { openManifestReader } from './manifest-reader.js';
 import type { ObjectStore } from './object-store.js';
+import type { RetentionPolicy } from './retention.js';
 import { S3TargetDisk } from './s3-target-disk.js';
 
 export interface S3TargetOptions {
@@ -32,6 +33,8 @@ export interface S3TargetOptions {
   readonly gcPollMs?: number;
   /** How long a writer waits for a garbage collection before retrying (default 10 min). */
   readonly gcWaitMs?: number;
+  /** Applied to a disk's restore points after each new one (see retention.ts). */
+  readonly retention?: RetentionPolicy;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -60,6 +63,7 @@ export function createS3Target(options: S3TargetOptions): Target {
           timeoutMs: options.gcWaitMs ?? 10 * 60 * 1000,
           now,
         },
+        ...(options.retention === undefined ? {} : { retention: options.retention }),
         logger,
         now,
       });

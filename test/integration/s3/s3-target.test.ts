@@ -19,6 +19,7 @@ import { restoreImage } from '../../../consumers/s3/restore-image.js';
 import { applyRetention } from '../../../consumers/s3/retention.js';
 import { startCephCluster, type CephCluster } from '../../support/ceph-cluster.js';
 import { sha256OfFile } from '../../support/image-files.js';
+import { attachLoopDevice } from '../../support/loop-device.js';
 import {
   DiskModel,
   epochBegin,
@@ -308,4 +309,24 @@ test('garbage collection running while a disk replays never deletes a chunk a ma
   }
   assert.ok(deleted > 0, `the collections deleted garbage: ${deleted}`);
   await writer.close();
+});
+
+test('a restore onto a block device writes zeros where the restore point has holes', async (t) => {
+  const dir = await tempDir(t, 's3-device');
+  const parts = await target(await ceph.bucket('device'));
+  const sizeBytes = 6 * MiB;
+  const model = new DiskModel(sizeBytes);
+  const writer = await parts.target.openDisk(disk('dev', sizeBytes));
+  const location = await replayEpoch(writer, model, epochBegin(1, sizeBytes), [
+    { offsetBytes: MiB + 512, lengthBytes: MiB, op: 'WRITE', data: randomBytes(MiB) },
+    { offsetBytes: 4 * MiB, lengthBytes: 4096, op: 'WRITE', data: randomBytes(4096) },
+  ]);
+  await writer.close();
+  const backing = path.join(dir.path, 'device.img');
+  await writeFile(backing, randomBytes(8 * MiB)); // old contents that must not show through
+  const loop = await attachLoopDevice(backing);
+  dir.beforeRemoval(() => loop.detach());
+  const result = await restoreTo(parts, location, loop.device);
+  assert.equal(result.sha256, model.sha256());
+  assert.equal(await sha256OfFile(loop.device, sizeBytes), model.sha256());
 });

@@ -9,6 +9,8 @@ import { bucketLayout } from '../../../consumers/s3/bucket-layout.js';
 import { createChunkCodec, type Compression } from '../../../consumers/s3/chunk-codec.js';
 import { createChunkStore } from '../../../consumers/s3/chunk-store.js';
 import { deriveChunkKeys } from '../../../consumers/s3/encryption-key.js';
+import type { RetentionPolicy } from '../../../consumers/s3/retention.js';
+import { listManifests } from '../../../consumers/s3/manifest-index.js';
 import { createS3Target } from '../../../consumers/s3/s3-target.js';
 import { TargetError } from '../../../consumers/errors.js';
 import type { Target } from '../../../consumers/target.js';
@@ -34,6 +36,7 @@ function setup(
     key?: Buffer;
     store?: MemoryObjectStore;
     maxDirtyBytes?: number;
+    retention?: RetentionPolicy;
   } = {},
 ) {
   const store = options.store ?? createMemoryObjectStore();
@@ -51,6 +54,7 @@ function setup(
     maxDirtyBytes: options.maxDirtyBytes ?? 4 * CHUNK,
     uploadConcurrency: 3,
     gcPollMs: 1,
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
     logger: silentLogger,
     now,
   });
@@ -273,4 +277,27 @@ test('a tampered chunk fails the restore with a hash mismatch', async () => {
     assert.match(error.message, /hashes to [0-9a-f]{64}, not to its name/);
     return true;
   });
+});
+
+test('a retention policy keeps the newest restore points of a disk as epochs are sealed', async () => {
+  const s = setup({ retention: { keepLast: 2 } });
+  const sizeBytes = 2 * CHUNK;
+  const model = new DiskModel(sizeBytes);
+  const targetDisk = await s.target.openDisk({ ...disk, sizeBytes });
+  const locations: string[] = [];
+  for (let epoch = 1; epoch <= 4; epoch++)
+    locations.push(
+      await replayEpoch(
+        targetDisk,
+        model,
+        epochBegin(epoch, sizeBytes),
+        randomExtents(sizeBytes, 3, epoch),
+      ),
+    );
+  const kept = await listManifests(s.store, bucketLayout('backups'));
+  assert.deepEqual(
+    kept.map((entry) => entry.epoch),
+    [3, 4],
+  );
+  assert.equal(await restoredSha256(s, locations[3]!), model.sha256());
 });
