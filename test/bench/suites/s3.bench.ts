@@ -3,8 +3,8 @@
  * would do by hand with the same SDK against the same server in the same run:
  * - replay: a FULL epoch of an incompressible image (1 MiB extents, 4 MiB chunks) through
  *   the target, vs `@aws-sdk/lib-storage` multipart upload of the image as one object;
- * - restore: the restore point to an image file (parallel GETs, every chunk checked), vs a
- *   GetObject of that one object to a file;
+ * - restore: the restore point to an image file (parallel GETs, every chunk checked, then
+ *   fdatasync), vs a GetObject of that one object to a file, then fdatasync;
  * - stored ÷ changed bytes of an incremental epoch, for clustered and scattered changes.
  */
 import { createWriteStream } from 'node:fs';
@@ -141,10 +141,12 @@ export const suite: BenchSuite = {
         const response = await client.send(
           new GetObjectCommand({ Bucket: bucket, Key: 'plain/disk.img' }),
         );
-        await pipeline(
-          response.Body as Readable,
-          createWriteStream(path.join(workDir, 'downloaded.img')),
-        );
+        const downloaded = path.join(workDir, 'downloaded.img');
+        await pipeline(response.Body as Readable, createWriteStream(downloaded));
+        // A restore is durable when it returns (fdatasync): so is the download it is compared with.
+        const handle = await open(downloaded, 'r+');
+        await handle.datasync();
+        await handle.close();
       });
 
       const rows: BenchRow[] = [
@@ -206,8 +208,6 @@ export const suite: BenchSuite = {
       await disk.close();
       client.destroy();
       parts.client.destroy();
-      const handle = await open(imagePath, 'r');
-      await handle.close();
       return rows;
     } finally {
       await ceph.stop();
