@@ -73,7 +73,8 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
   }
 }
 
-async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
+/** The target a configuration describes (the commands that read restore points back use it too). */
+export async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -92,6 +93,8 @@ export interface RuntimeOptions {
   readonly feeds?: boolean;
   /** Start the targets' replays (default true). */
   readonly targets?: boolean;
+  /** Wraps each target as it is built (instrumentation around the real adapter). */
+  readonly decorateTarget?: (name: string, target: Target) => Target;
 }
 
 export async function startRuntime(
@@ -150,7 +153,11 @@ export async function startRuntime(
     });
     const restorePointCodec = createRestorePointCodec({ registry, subject: `${rpTopic}-value` });
     await restorePointCodec.register();
-    const control: ControlChannel = await openControlChannel({ log, prefix });
+    const control: ControlChannel = await openControlChannel({
+      log,
+      prefix,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+    });
     closers.push(() => control.close());
 
     const codecs = new Map<string, RecordCodec>();
@@ -233,7 +240,8 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const target = await buildTarget(targetConfig, logger);
+        const built = await buildTarget(targetConfig, logger);
+        const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
         const writer: RestorePointWriter = createRestorePointWriter({
@@ -249,6 +257,7 @@ export async function startRuntime(
           decoder,
           feeds: targetConfig.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
           groupId: replayGroupId(prefix, targetConfig.name),
+          sessionTimeoutMs: config.sessionTimeoutMs,
           restorePoints: writer,
           lastRestorePoints: known,
           requestRebaseline: (feed, disk, reason) => {

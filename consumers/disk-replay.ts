@@ -164,7 +164,26 @@ export class DiskReplay {
     await disk?.close();
   }
 
-  #stop(error: unknown, record: ExtentlogRecord, offset: number): void {
+  /** Stops the disk at a record that cannot be decoded (corrupt frame, unknown schema id). */
+  undecodable(error: unknown, offset: number): void {
+    if (this.#stopped !== null) return;
+    const after = this.#expectedSeq === null ? '' : ` (expected seq ${this.#expectedSeq})`;
+    this.#stop(
+      new TargetError(
+        'EXTENTLOG_ERR_REPLAY_DECODE',
+        `disk ${this.#options.diskId} of feed ${this.#options.feed}: the record at log offset ${offset}${after} cannot be decoded: ${(error as Error).message}`,
+        { cause: error },
+      ),
+      { feed: this.#options.feed, disk: this.#options.diskId, seq: this.#expectedSeq ?? -1 },
+      offset,
+    );
+  }
+
+  #stop(
+    error: unknown,
+    record: Pick<ExtentlogRecord, 'feed' | 'disk' | 'seq'>,
+    offset: number,
+  ): void {
     const stopped =
       error instanceof TargetError
         ? error
@@ -173,9 +192,11 @@ export class DiskReplay {
             `disk ${record.disk}: ${(error as Error).message}`,
             { cause: error },
           );
+    // Every stop names the log offset, so an operator can find the record with Kafka tools.
+    const where = `log offset ${offset}`;
     this.#stopped = new TargetError(
       stopped.code as keyof typeof TargetError.codes,
-      stopped.message,
+      stopped.message.includes(where) ? stopped.message : `${stopped.message} (${where})`,
       {
         cause: stopped.cause,
         details: {

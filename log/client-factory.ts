@@ -86,6 +86,8 @@ export async function createLogClient(options: LogClientOptions): Promise<LogCli
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        // Every send names its partition; the partitioner is never consulted.
+        createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       });
       await raw.connect();
       const producer = new KafkajsProducer(raw, {
@@ -102,6 +104,11 @@ export async function createLogClient(options: LogClientOptions): Promise<LogCli
       const raw = kafka.consumer({
         groupId: consumerOptions.groupId,
         sessionTimeout: consumerOptions.sessionTimeoutMs ?? 30000,
+        // kafkajs heartbeats every 3 s by default: a shorter session would expire between beats.
+        heartbeatInterval: Math.min(
+          3000,
+          Math.floor((consumerOptions.sessionTimeoutMs ?? 30000) / 3),
+        ),
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 16 * MiB,
         maxBytes: 64 * MiB,
         maxWaitTimeInMs: 500,

@@ -4,7 +4,9 @@
 # nothing changed.
 #
 #   scripts/setup.sh          everything the tests need
-#   scripts/setup.sh --demo   only what `extentlog demo` needs (no Debian packages)
+#   scripts/setup.sh --demo   only what `extentlog demo` needs: the fileio addon's build
+#                             packages when root (scripts/debian-packages-demo.txt; without
+#                             them the demo falls back to pure Node.js), npm, the build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +15,10 @@ mode=test
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# install_debian_packages LIST... — the packages of the lists that are not installed yet.
 install_debian_packages() {
   local wanted=() missing=()
-  mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/debian-packages.txt)
+  mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$@")
   for pkg in "${wanted[@]}"; do
     pkg=$(echo "$pkg" | tr -d '[:space:]')
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -44,7 +47,11 @@ install_npm_dependencies() {
   echo "$want" >node_modules/.extentlog-lock-sha256
 }
 
-[ "$mode" = test ] && install_debian_packages
+if [ "$mode" = test ]; then
+  install_debian_packages scripts/debian-packages.txt scripts/debian-packages-demo.txt
+elif ! install_debian_packages scripts/debian-packages-demo.txt; then
+  log "the fileio addon may not build: the demo will use its pure-Node.js options"
+fi
 install_npm_dependencies
 bash scripts/build-native.sh
 log "compiling TypeScript"

@@ -152,6 +152,11 @@ export const configSchema = z
   .strictObject({
     dataDir: z.string().min(1).default('./data'),
     topicPrefix: name.default('extentlog'),
+    /**
+     * Session timeout of this process's consumer groups (replays, control listeners): how
+     * long a crashed process holds its partitions, and how long its restart waits to rejoin.
+     */
+    sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),
@@ -188,11 +193,13 @@ export const configSchema = z
         });
       targets.add(target.name);
       target.feeds.forEach((feed, feedIndex) => {
-        if (!feeds.has(feed)) {
+        // On a Kafka cluster a target may follow feeds that run on other hosts; on the
+        // embedded broker every feed runs here, so an unknown name is a mistake.
+        if (!feeds.has(feed) && config.kafka === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['targets', index, 'feeds', feedIndex],
-            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'} (only with kafka may a target follow feeds that run elsewhere)`,
           });
         }
       });

@@ -121,13 +121,14 @@ export async function* readRange(
       }
       // Compaction leaves offset gaps: the batch's last offset, not its last message, says how far we got.
       next = Math.max(next, item.lastOffset + 1);
-      current = null;
       item.taken();
+      current = null;
     }
   } finally {
-    // The caller may stop early (return from its for-await): release every batch kafkajs waits on.
-    for (const item of [...(current === null ? [] : [current]), ...pending.splice(0)])
-      if ('taken' in item) item.taken();
+    // A caller that stops early (break/return) leaves the batch it was reading untaken:
+    // release it too, or kafkajs's disconnect waits for that eachBatch forever.
+    if (current !== null && 'taken' in current) current.taken();
+    for (const item of pending.splice(0)) if ('taken' in item) item.taken();
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
