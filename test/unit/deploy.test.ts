@@ -89,7 +89,8 @@ test('the systemd units run the example configurations and may write where they 
     const writable = (service.get('ReadWritePaths') ?? []).join(' ').split(/\s+/);
     assert.ok(writable.includes(config.dataDir), `${file} may write ${config.dataDir}`);
     // ProtectSystem=strict leaves /dev writable: block devices need the group, not a path.
-    for (const target of config.targets)
+    for (const target of config.targets) {
+      if (target.type !== 'file') continue;
       if (target.path.startsWith('/dev/'))
         assert.deepEqual(service.get('SupplementaryGroups'), ['disk'], `${file}: ${target.path}`);
       else
@@ -97,6 +98,7 @@ test('the systemd units run the example configurations and may write where they 
           writable.includes(targetRoot(target.path)),
           `${file} may write ${targetRoot(target.path)} (target ${target.name})`,
         );
+    }
   }
 });
 
@@ -156,7 +158,7 @@ test('the Kubernetes consumers probe health and readiness on the status port, wi
     configFile,
     config.status!.tokenFile!,
     config.kafka!.sasl!.passwordFile,
-    ...config.targets.map((target) => target.path),
+    ...config.targets.flatMap((target) => (target.type === 'file' ? [target.path] : [])),
   ])
     assert.ok(mounted(file), `${file} is on a mounted volume`);
 });
