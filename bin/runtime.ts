@@ -27,6 +27,7 @@ import {
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { buildS3Target } from './s3-target.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
 
 const MiB = 1024 * 1024;
@@ -92,7 +93,7 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
 }
 
 /** The target a configuration describes (the commands that read restore points back use it too). */
-export function buildTarget(target: TargetConfig, logger: Logger): Target {
+export async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -101,6 +102,8 @@ export function buildTarget(target: TargetConfig, logger: Logger): Target {
         zeroing: target.zeroing,
         logger: logger.child({ target: target.name }),
       });
+    case 's3':
+      return (await buildS3Target(target, logger)).target;
   }
 }
 
@@ -257,7 +260,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const built = buildTarget(targetConfig, logger);
+        const built = await buildTarget(targetConfig, logger);
         const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
