@@ -4,9 +4,11 @@
  * codecs, every feed and every target's replay. It is the only place that constructs
  * adapters; everything else receives what it needs.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
+import { describeError } from '../errors/extentlog-error.js';
 import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
@@ -14,6 +16,8 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createQemuSource } from '../producers/qemu/qemu-source.js';
+import { createVmwareSource } from '../producers/vmware/vmware-source.js';
 import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
 import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
@@ -28,6 +32,7 @@ import {
 import type { Target } from '../consumers/target.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import { buildS3Target } from './s3-target.js';
+import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
 
 const MiB = 1024 * 1024;
@@ -60,6 +65,19 @@ export function replayGroupId(prefix: string, target: string): string {
   return `${prefix}.target.${target}`;
 }
 
+/** A file a source setting names (a secret, a CA), read at start-up. */
+function readSetting(feed: FeedConfig, setting: string, filePath: string): Buffer {
+  try {
+    return readFileSync(filePath);
+  } catch (error) {
+    throw new ConfigError(
+      'EXTENTLOG_ERR_CONFIG_READ',
+      `feed ${feed.name}: source.${setting} ${filePath} cannot be read: ${describeError(error)}`,
+      { cause: error, details: { feed: feed.name, setting, path: filePath } },
+    );
+  }
+}
+
 function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger): ChangeSource {
   const source = feed.source;
   switch (source.type) {
@@ -72,6 +90,63 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
       });
+    case 'qemu':
+      return createQemuSource({
+        disks: source.disks.map((disk) =>
+          disk.image !== undefined
+            ? { diskId: disk.id, image: disk.image }
+            : {
+                diskId: disk.id,
+                qmpSocket: disk.qmpSocket!,
+                node: disk.node!,
+                ...(disk.nbdSocket === undefined ? {} : { nbdSocket: disk.nbdSocket }),
+              },
+        ),
+        workDir: source.workDir ?? path.join(config.dataDir, 'qemu', feed.name),
+        bitmapGranularityBytes: source.bitmapGranularityBytes,
+        persistentBitmaps: source.persistentBitmaps,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'qemu' }),
+      });
+    case 'vmware': {
+      // Secrets come from files, read once here; they never reach the logs.
+      const password = readSetting(feed, 'passwordFile', source.passwordFile)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
+      const reader = source.snapshotReader;
+      return createVmwareSource({
+        connection: {
+          url: source.url,
+          username: source.username,
+          password,
+          ...(source.caFile === undefined
+            ? {}
+            : { ca: readSetting(feed, 'caFile', source.caFile) }),
+          ...(source.thumbprint === undefined ? {} : { thumbprint: source.thumbprint }),
+          rejectUnauthorized: source.rejectUnauthorized,
+        },
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          vm: disk.vm,
+          ...(disk.disk === undefined ? {} : { disk: disk.disk }),
+        })),
+        snapshotReader:
+          reader.type === 'command'
+            ? reader
+            : {
+                ...reader,
+                user: reader.user ?? source.username,
+                passwordFile: reader.passwordFile ?? source.passwordFile,
+              },
+        workDir: source.workDir ?? path.join(config.dataDir, 'vmware', feed.name),
+        blockSizeBytes: source.blockSizeBytes,
+        quiesce: source.quiesce,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'vmware' }),
+      });
+    }
     case 'kernel-journal':
       return createKernelJournalSource({
         disks: source.disks.map((disk) => ({
@@ -114,6 +189,8 @@ export interface RuntimeOptions {
   readonly targets?: boolean;
   /** Wraps each target as it is built (instrumentation around the real adapter). */
   readonly decorateTarget?: (name: string, target: Target) => Target;
+  /** Wraps (or replaces) each feed's source as it is built (fault injection in tests). */
+  readonly decorateSource?: (feed: string, source: ChangeSource) => ChangeSource;
 }
 
 export async function startRuntime(
@@ -192,10 +269,11 @@ export async function startRuntime(
     if (options.feeds ?? true) {
       for (const feedConfig of config.feeds) {
         const topic = extentsTopic(prefix, feedConfig.name);
+        const built = buildSource(feedConfig, config, logger);
         const feed = createFeed({
           name: feedConfig.name,
           topic,
-          source: buildSource(feedConfig, config, logger),
+          source: options.decorateSource?.(feedConfig.name, built) ?? built,
           log,
           codec: codecs.get(feedConfig.name)!,
           logger: logger.child({ feed: feedConfig.name }),
