@@ -146,18 +146,7 @@ test('diff_iterate2 between snapshots reports what `rbd diff` reports', async ()
 
 test('32 aio reads in flight read exactly what `rbd export` exports', async () => {
   await ceph.rbd(['create', '--size', '16M', 'rbd/reads']);
-  await ceph.rbd([
-    'bench',
-    '--io-type',
-    'write',
-    '--io-size',
-    '64K',
-    '--io-total',
-    '8M',
-    '--io-pattern',
-    'rand',
-    'rbd/reads',
-  ]);
+  await ceph.bench('rbd/reads', 'rand', 8 * MiB);
   const head = await cluster.openImage('rbd', 'reads');
   await head.createSnapshot('s');
   await head.write(0, Buffer.alloc(MiB, 9)); // after the snapshot: must not show

@@ -25,6 +25,8 @@ export interface RbdCluster {
   readonly monHosts: readonly string[];
   /** Runs `rbd <args>` against the cluster; rejects with its stderr. */
   rbd(args: readonly string[], options?: { input?: Buffer }): Promise<string>;
+  /** Writes `totalBytes` in 64 KiB writes with `rbd bench` (sequential or random offsets). */
+  bench(spec: string, pattern: 'rand' | 'seq', totalBytes: number): Promise<string>;
   /** Stops every daemon (by PID) and removes the directory. */
   stop(): Promise<void>;
 }
@@ -52,23 +54,37 @@ export async function startRbdCluster(pools: readonly string[] = ['rbd']): Promi
   }
   const { stdout } = await run('ceph-conf', ['-c', confPath, '--lookup', 'mon_host']);
   const monHosts = [`[${stdout.trim()}]`];
+  const rbd: RbdCluster['rbd'] = (args, options = {}) =>
+    new Promise((resolve, reject) => {
+      const child = execFile(
+        'rbd',
+        ['-c', confPath, ...args],
+        { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+        (error, out, err) =>
+          error
+            ? reject(new Error(`rbd ${args.join(' ')}: ${err || error.message}`))
+            : resolve(out),
+      );
+      if (options.input !== undefined) child.stdin?.end(options.input);
+    });
   return {
     dir,
     confPath,
     monHosts,
-    rbd: (args, options = {}) =>
-      new Promise((resolve, reject) => {
-        const child = execFile(
-          'rbd',
-          ['-c', confPath, ...args],
-          { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
-          (error, out, err) =>
-            error
-              ? reject(new Error(`rbd ${args.join(' ')}: ${err || error.message}`))
-              : resolve(out),
-        );
-        if (options.input !== undefined) child.stdin?.end(options.input);
-      }),
+    rbd,
+    bench: (spec, pattern, totalBytes) =>
+      rbd([
+        'bench',
+        '--io-type',
+        'write',
+        '--io-size',
+        '64K',
+        '--io-total',
+        String(totalBytes),
+        '--io-pattern',
+        pattern,
+        spec,
+      ]),
     stop,
   };
 }
