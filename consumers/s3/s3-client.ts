@@ -13,12 +13,15 @@
  *
  * Every kind sends checksums only where the API requires them and never uses
  * `aws-chunked` uploads: many S3-compatible services reject the newer trailing checksums.
+ * DeleteObjects also carries `Content-MD5`, which the S3 API reference requires and OSS and
+ * older gateways enforce, but which the SDK replaced with a CRC32 checksum header.
  *
  * Credentials: from files named in the configuration (access key id, secret, optional
  * session token), from a named profile of the shared credentials files, or, when neither
  * is set, from the SDK's default chain (environment, shared files, web identity, ECS and
  * EC2 instance metadata). Secrets never come from the configuration itself.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -90,7 +93,7 @@ export async function createS3Client(options: S3ConnectionOptions): Promise<S3Cl
       ...(credentials.configFile ? { configFilepath: credentials.configFile } : {}),
     });
   }
-  return new S3Client({
+  const client = new S3Client({
     region: options.region ?? 'us-east-1',
     ...(endpoint === undefined ? {} : { endpoint }),
     forcePathStyle: options.forcePathStyle ?? provider === 'generic',
@@ -103,4 +106,18 @@ export async function createS3Client(options: S3ConnectionOptions): Promise<S3Cl
       httpsAgent: { maxSockets: options.maxSockets ?? 64 },
     },
   });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (
+        context.commandName === 'DeleteObjectsCommand' &&
+        request.headers !== undefined &&
+        (typeof request.body === 'string' || request.body instanceof Uint8Array)
+      )
+        request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+      return next(args);
+    },
+    { step: 'build', name: 'extentlogDeleteObjectsContentMd5' },
+  );
+  return client;
 }
