@@ -1,8 +1,8 @@
 /**
  * A single-node Ceph cluster for the RBD tests of one file (test/peers/ceph.sh, without
- * radosgw), started in `before` and stopped in `after`, with its own directory and ports so
- * that files run concurrently. ~10 s to start, ~180 MB of memory. `rbd()` runs the `rbd`
- * command against it.
+ * radosgw; `auth = none` unless cephx is asked for), started in `before` and stopped in
+ * `after`, with its own directory and ports so that files run concurrently. ~10 s to start,
+ * ~180 MB of memory. `rbd()` runs the `rbd` command against it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +21,8 @@ const script = path.resolve(
 export interface RbdCluster {
   readonly dir: string;
   readonly confPath: string;
+  /** client.admin's key file (`ceph.keyring` format), used when the cluster runs cephx. */
+  readonly keyringPath: string;
   /** The monitor's address vector, as `mon_host` takes it (`[v2:…,v1:…]`). */
   readonly monHosts: readonly string[];
   /** Runs `rbd <args>` against the cluster; rejects with its stderr. */
@@ -31,10 +33,19 @@ export interface RbdCluster {
   stop(): Promise<void>;
 }
 
-export async function startRbdCluster(pools: readonly string[] = ['rbd']): Promise<RbdCluster> {
+export async function startRbdCluster(
+  pools: readonly string[] = ['rbd'],
+  auth: 'none' | 'cephx' = 'none',
+): Promise<RbdCluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'extentlog-rbd-ceph-'));
   const confPath = path.join(dir, 'ceph.conf');
-  const env = { ...process.env, CEPH_DIR: dir, CEPH_RBD_POOLS: pools.join(' '), WITH_RGW: '0' };
+  const env = {
+    ...process.env,
+    CEPH_DIR: dir,
+    CEPH_RBD_POOLS: pools.join(' '),
+    CEPH_AUTH: auth,
+    WITH_RGW: '0',
+  };
   const stop = async () => {
     await run('bash', [script, 'stop'], { env }).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
@@ -70,6 +81,7 @@ export async function startRbdCluster(pools: readonly string[] = ['rbd']): Promi
   return {
     dir,
     confPath,
+    keyringPath: path.join(dir, 'keyring'),
     monHosts,
     rbd,
     bench: (spec, pattern, totalBytes) =>

@@ -263,6 +263,8 @@ export async function startOpenStackEmulator(options: {
         'badRequest',
         `Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`,
       );
+    // A snapshot in `error` may have no RBD snapshot behind it; the driver ignores that.
+    const failed = snapshot.status === 'error';
     snapshot.status = 'deleting';
     const spec = `${pool}/volume-${snapshot.volumeId}@snapshot-${snapshot.id}`;
     void rbd(['snap', 'unprotect', spec])
@@ -271,7 +273,8 @@ export async function startOpenStackEmulator(options: {
       .then(
         () => snapshots.delete(snapshot.id),
         () => {
-          snapshot.status = 'error';
+          if (failed) snapshots.delete(snapshot.id);
+          else snapshot.status = 'error';
         },
       );
     return reply.code(202).send();
