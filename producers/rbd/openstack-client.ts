@@ -79,16 +79,14 @@ export class OpenStackClient {
     this.#options = options;
   }
 
-  async #fetch(method: string, url: string, body?: unknown): Promise<Response> {
+  async #fetch(method: string, url: string, token: string | null, body?: unknown) {
     try {
       return await fetch(url, {
         method,
         headers: {
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.#session === null || url.endsWith('/auth/tokens')
-            ? {}
-            : { 'x-auth-token': (await this.#session).token }),
+          ...(token === null ? {} : { 'x-auth-token': token }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
@@ -106,7 +104,7 @@ export class OpenStackClient {
   async #authenticate(): Promise<Session> {
     const options = this.#options;
     const url = `${options.authUrl.replace(/\/+$/, '')}/auth/tokens`;
-    const response = await this.#fetch('POST', url, {
+    const response = await this.#fetch('POST', url, null, {
       auth: {
         identity: {
           methods: ['password'],
@@ -179,7 +177,7 @@ export class OpenStackClient {
           `the Keystone service catalog has no ${this.#options.interface ?? 'public'} ${SERVICE_TYPES[service].join(' or ')} endpoint${this.#options.region === undefined ? '' : ` in region ${this.#options.region}`}`,
         );
       const url = `${base}${path}`;
-      const response = await this.#fetch(method, url, body);
+      const response = await this.#fetch(method, url, session.token, body);
       const text = await response.text();
       if (response.status === 401 && attempt === 0) {
         this.#session = null;

@@ -15,23 +15,10 @@
 import type { Logger } from 'pino';
 import type { RbdImage } from '../../native/rbd/index.js';
 import { SourceError } from '../errors.js';
-import type {
-  ChangeItem,
-  ChangeSet,
-  ChangeSource,
-  CommittedReference,
-  DiskInfo,
-  SyncMode,
-} from '../source.js';
+import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
 import type { CephConnection } from './ceph-connection.js';
-import { cephError } from './ceph-connection.js';
-import { planExtents } from './diff-extents.js';
-import {
-  formatReference,
-  parseReference,
-  type RbdSnapshots,
-  type RbdVolume,
-} from './rbd-snapshots.js';
+import { createRbdCycle, type RbdBase } from './rbd-cycle.js';
+import { parseReference, type RbdSnapshots, type RbdVolume } from './rbd-snapshots.js';
 
 export interface RbdSourceOptions {
   readonly connection: CephConnection;
@@ -41,21 +28,13 @@ export interface RbdSourceOptions {
   readonly logger: Logger;
 }
 
-interface Base {
-  readonly mode: SyncMode;
-  readonly fromSnap: string | null;
-  /** The previous cycle's snapshot, removed on commit (when it still exists). */
-  readonly previousSnap: string | null;
-  readonly rebaselineReason?: string;
-}
-
 async function chooseBase(
   image: RbdImage,
   volume: RbdVolume,
   snapName: string,
   sizeBytes: number,
   since: CommittedReference | null,
-): Promise<Base> {
+): Promise<RbdBase> {
   if (since === null) return { mode: 'FULL', fromSnap: null, previousSnap: null };
   const previous = parseReference(since.reference);
   if (previous === null || previous.pool !== volume.pool || previous.image !== volume.image)
@@ -80,7 +59,11 @@ async function chooseBase(
       previousSnap: base.name,
       rebaselineReason: `${volume.pool}/${volume.image} was resized from ${base.sizeBytes} to ${sizeBytes} bytes since ${base.name}`,
     };
-  if (base.name === snapName) throw new Error(`snapshot ${snapName} taken twice`);
+  if (base.name === snapName)
+    throw new SourceError(
+      'EXTENTLOG_ERR_SOURCE_CYCLE',
+      `${volume.pool}/${volume.image}: the new snapshot ${snapName} is the committed one`,
+    );
   return { mode: 'INCREMENTAL', fromSnap: base.name, previousSnap: base.name };
 }
 
@@ -147,7 +130,6 @@ export function createRbdSource(options: RbdSourceOptions): ChangeSource {
   async function open(requested: DiskInfo, since: CommittedReference | null): Promise<ChangeSet> {
     const volume = await volumeOf(requested.diskId);
     const snapName = await snapshots.create(volume);
-    const snapshotTimeNs = BigInt(Date.now()) * 1_000_000n;
     let image: RbdImage | null = null;
     try {
       image = await openImage(volume, snapName);
@@ -160,67 +142,27 @@ export function createRbdSource(options: RbdSourceOptions): ChangeSource {
           leftover.name !== base.previousSnap
         )
           await removeQuietly(volume, leftover.name, 'a leftover');
-      const opened = image;
       const disk: DiskInfo = { diskId: volume.diskId, sizeBytes, blockSizeBytes };
-      const reference = formatReference(volume, snapName);
       logger.info(
         {
           diskId: disk.diskId,
           mode: base.mode,
-          reference,
+          snapName,
           fromSnap: base.fromSnap,
           rebaselineReason: base.rebaselineReason,
         },
         'rbd source: cycle opened',
       );
-      let settled = false;
-      const settle = async () => {
-        if (settled) return false;
-        settled = true;
-        openCycles.delete(cycle);
-        await opened.close();
-        return true;
-      };
-      const cycle: ChangeSet = {
+      const cycle: ChangeSet = createRbdCycle({
         disk,
-        mode: base.mode,
-        reference,
-        baseReference: base.fromSnap === null ? null : formatReference(volume, base.fromSnap),
-        ...(base.rebaselineReason === undefined ? {} : { rebaselineReason: base.rebaselineReason }),
-        async *changes(): AsyncIterable<ChangeItem> {
-          const ranges = await opened.diff(base.fromSnap, 0, sizeBytes).catch((error: unknown) => {
-            throw cephError(
-              error,
-              {},
-              `rbd source: diff of ${reference} from ${base.fromSnap ?? 'creation'}`,
-            );
-          });
-          yield* planExtents(ranges, sizeBytes, blockSizeBytes, base.mode === 'FULL', {
-            issuedAtNs: snapshotTimeNs,
-            completedAtNs: snapshotTimeNs,
-            provenance: { snapshotId: snapName },
-          });
-        },
-        reader: {
-          read: (offsetBytes, lengthBytes) =>
-            opened.read(offsetBytes, lengthBytes).catch((error: unknown) => {
-              throw cephError(error, {}, `rbd source: reading ${reference}`);
-            }),
-        },
-        async commit() {
-          if (!(await settle())) return;
-          if (base.previousSnap !== null && base.previousSnap !== snapName)
-            await removeQuietly(volume, base.previousSnap, 'the previous cycle’s');
-        },
-        async abort(reason) {
-          if (!(await settle())) return;
-          logger.info(
-            { diskId: disk.diskId, snapName, reason: String(reason) },
-            'rbd source: cycle aborted',
-          );
-          await removeQuietly(volume, snapName, 'an aborted cycle’s');
-        },
-      };
+        volume,
+        image,
+        snapName,
+        base,
+        removeSnapshot: (name, why) => removeQuietly(volume, name, why),
+        logger,
+        onSettled: () => openCycles.delete(cycle),
+      });
       openCycles.add(cycle);
       return cycle;
     } catch (error) {

@@ -133,7 +133,7 @@ test('an aborted cycle removes its snapshot and keeps the committed one; leftove
   await source.close();
 });
 
-test('OpenStack: a refused password, an unknown server and a failed Cinder snapshot are clear errors', async () => {
+test('OpenStack: an unreachable Keystone, a refused password, an unknown server and a failed Cinder snapshot are clear errors', async () => {
   const client = (password: string) =>
     new OpenStackClient({
       authUrl: openstack.authUrl,
@@ -155,6 +155,21 @@ test('OpenStack: a refused password, an unknown server and a failed Cinder snaps
       }),
       logger: silentLogger,
     });
+  const unreachable = new OpenStackClient({
+    authUrl: 'http://127.0.0.1:2/v3', // nothing listens (9 is a port fetch refuses)
+    username: user.name,
+    password: user.password,
+    userDomainName: user.domain,
+    projectName: user.project,
+    projectDomainName: user.domain,
+  });
+  const down = await sourceError(unreachable.volumeAttachments('x'));
+  assert.equal(down.code, 'EXTENTLOG_ERR_SOURCE_CONNECT');
+  assert.match(
+    down.message,
+    /POST http:\/\/127\.0\.0\.1:2\/v3\/auth\/tokens did not answer: ECONNREFUSED/,
+  );
+
   const refused = await sourceError(cinder('wrong', ['x']).disks());
   assert.equal(refused.code, 'EXTENTLOG_ERR_SOURCE_AUTH');
   assert.match(refused.message, /Keystone refused user replicator .*401/);
