@@ -159,6 +159,38 @@ async function replicate(
   return { runtime, feed, head };
 }
 
+/**
+ * A diff in `rbd export-diff`'s v1 format (Ceph's doc/dev/rbd-diff.rst) with zero runs and a
+ * write, for `rbd import-diff -`: header, 's' image size, 'z' offset length, 'w' offset length
+ * data, 'e'. Integers are little-endian 64-bit.
+ */
+function diffWithZeroRuns(
+  sizeBytes: number,
+  zeros: readonly [offsetBytes: number, lengthBytes: number][],
+  write: [offsetBytes: number, data: Buffer],
+): Buffer {
+  const u64 = (value: number) => {
+    const buffer = Buffer.alloc(8);
+    buffer.writeBigUInt64LE(BigInt(value));
+    return buffer;
+  };
+  return Buffer.concat([
+    Buffer.from('rbd diff v1\n'),
+    Buffer.from('s'),
+    u64(sizeBytes),
+    ...zeros.flatMap(([offsetBytes, lengthBytes]) => [
+      Buffer.from('z'),
+      u64(offsetBytes),
+      u64(lengthBytes),
+    ]),
+    Buffer.from('w'),
+    u64(write[0]),
+    u64(write[1].length),
+    write[1],
+    Buffer.from('e'),
+  ]);
+}
+
 const zeroAndDiscard = async (image: rbd.RbdImage) => {
   await image.write(5 * MiB + 512, Buffer.alloc(3 * MiB)); // zeros over data, unaligned
   await image.discard(20 * MiB + 1000, 6 * MiB); // a discard, unaligned
@@ -196,6 +228,20 @@ test('OpenStack: Cinder snapshots of a server volume replicate; every restore po
         openstack.revokeTokens(); // the source authenticates again
         await image.write(0, patternBytes(2 * MiB + 4096, 9));
       },
+    },
+    {
+      mode: 'INCREMENTAL',
+      mutate: () =>
+        ceph.rbd(['import-diff', '-', spec], {
+          input: diffWithZeroRuns(
+            64 * MiB,
+            [
+              [3 * MiB + 333, 2 * MiB],
+              [40 * MiB, 8 * MiB],
+            ],
+            [10 * MiB + 7, patternBytes(9000, 11)],
+          ),
+        }),
     },
     { mode: 'INCREMENTAL', unchanged: true, mutate: async () => undefined },
   ];
