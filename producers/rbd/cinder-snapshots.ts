@@ -23,6 +23,8 @@ export interface CinderSnapshotsOptions {
 
 const SNAPSHOT_PREFIX = 'snapshot-';
 const VOLUME_PREFIX = 'volume-';
+/** The Cinder name of every snapshot this source takes. */
+const NAME_PREFIX = 'extentlog-';
 
 function volumeIdOf(volume: RbdVolume): string {
   return volume.image.slice(VOLUME_PREFIX.length);
@@ -65,7 +67,7 @@ export function createCinderSnapshots(options: CinderSnapshotsOptions): RbdSnaps
       const volumeId = volumeIdOf(volume);
       const snapshot = await client.createSnapshot(
         volumeId,
-        `extentlog-${Math.floor(Date.now() / 1000)}`,
+        `${NAME_PREFIX}${Math.floor(Date.now() / 1000)}`,
         'extentlog replication point: deleted by extentlog once a newer one is replicated',
       );
       try {
@@ -79,6 +81,15 @@ export function createCinderSnapshots(options: CinderSnapshotsOptions): RbdSnaps
     async remove(_volume, snapName) {
       await client.deleteSnapshot(snapName.slice(SNAPSHOT_PREFIX.length));
     },
-    owns: () => false,
+    // Cinder snapshots named by this source (`extentlog-…`), whatever their RBD state.
+    async leftovers(volume, _rbdSnapNames, keep) {
+      const snapshots = await client.snapshotsOf(volumeIdOf(volume));
+      return snapshots
+        .filter(
+          (snapshot) => snapshot.name.startsWith(NAME_PREFIX) && snapshot.status !== 'deleting',
+        )
+        .map((snapshot) => `${SNAPSHOT_PREFIX}${snapshot.id}`)
+        .filter((name) => !keep.includes(name));
+    },
   };
 }

@@ -40,6 +40,7 @@ export function createDirectSnapshots(
         }),
       );
     },
-    owns: (snapName) => snapName.startsWith(PREFIX),
+    leftovers: async (_volume, rbdSnapNames, keep) =>
+      rbdSnapNames.filter((name) => name.startsWith(PREFIX) && !keep.includes(name)),
   };
 }

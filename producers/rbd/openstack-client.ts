@@ -5,7 +5,8 @@
  * (`compute` for Nova, `volumev3` or `block-storage` for Cinder), by interface and region.
  * Calls: Nova `GET /servers/{id}/os-volume_attachments` (Compute API 2.1), Cinder
  * `GET /volumes/{id}`, `POST /snapshots` (`force: true` for in-use volumes),
- * `GET /snapshots/{id}`, `DELETE /snapshots/{id}` (Block Storage API v3). A 401 on a call
+ * `GET /snapshots/detail?volume_id=`, `GET /snapshots/{id}`, `DELETE /snapshots/{id}`
+ * (Block Storage API v3). A 401 on a call
  * re-authenticates once (the token expired or was revoked). Nothing in OpenStack changes.
  */
 import { SourceError } from '../errors.js';
@@ -39,7 +40,15 @@ export interface CinderVolume {
 export interface CinderSnapshot {
   readonly id: string;
   readonly volumeId: string;
+  readonly name: string;
   readonly status: string;
+}
+
+interface RawSnapshot {
+  id: string;
+  volume_id: string;
+  name?: string | null;
+  status: string;
 }
 
 type Service = 'compute' | 'volume';
@@ -233,22 +242,29 @@ export class OpenStackClient {
     name: string,
     description: string,
   ): Promise<CinderSnapshot> {
-    const body = await this.#call<{ snapshot: { id: string; volume_id: string; status: string } }>(
-      'volume',
-      'POST',
-      '/snapshots',
-      { snapshot: { volume_id: volumeId, force: true, name, description } },
-    );
+    const body = await this.#call<{ snapshot: RawSnapshot }>('volume', 'POST', '/snapshots', {
+      snapshot: { volume_id: volumeId, force: true, name, description },
+    });
     return snapshotOf(body!.snapshot);
   }
 
   async snapshot(snapshotId: string): Promise<CinderSnapshot | null> {
-    const body = await this.#call<{ snapshot: { id: string; volume_id: string; status: string } }>(
+    const body = await this.#call<{ snapshot: RawSnapshot }>(
       'volume',
       'GET',
       `/snapshots/${encodeURIComponent(snapshotId)}`,
     );
     return body === null ? null : snapshotOf(body.snapshot);
+  }
+
+  /** The snapshots of a volume (`GET /snapshots/detail?volume_id=`; one page is plenty here). */
+  async snapshotsOf(volumeId: string): Promise<CinderSnapshot[]> {
+    const body = await this.#call<{ snapshots?: RawSnapshot[] }>(
+      'volume',
+      'GET',
+      `/snapshots/detail?volume_id=${encodeURIComponent(volumeId)}`,
+    );
+    return (body?.snapshots ?? []).map(snapshotOf);
   }
 
   /** Resolves false when the snapshot was already gone. */
@@ -262,6 +278,6 @@ export class OpenStackClient {
   }
 }
 
-function snapshotOf(raw: { id: string; volume_id: string; status: string }): CinderSnapshot {
-  return { id: raw.id, volumeId: raw.volume_id, status: raw.status };
+function snapshotOf(raw: RawSnapshot): CinderSnapshot {
+  return { id: raw.id, volumeId: raw.volume_id, name: raw.name ?? '', status: raw.status };
 }

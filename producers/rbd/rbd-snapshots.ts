@@ -21,8 +21,15 @@ export interface RbdSnapshots {
   create(volume: RbdVolume): Promise<string>;
   /** Removes a snapshot this provider took; a snapshot already gone is not an error. */
   remove(volume: RbdVolume, snapName: string): Promise<void>;
-  /** Whether a snapshot name is of this provider's making (leftovers of crashed cycles). */
-  owns(snapName: string): boolean;
+  /**
+   * This provider's snapshots of the volume other than `keep` (RBD snapshot names): the
+   * leftovers of cycles that crashed before they committed or aborted.
+   */
+  leftovers(
+    volume: RbdVolume,
+    rbdSnapNames: readonly string[],
+    keep: readonly string[],
+  ): Promise<string[]>;
 }
 
 /** The source reference of a cycle: the RBD snapshot it read, `rbd:<pool>/<image>@<snap>`. */

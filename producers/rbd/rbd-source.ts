@@ -135,13 +135,18 @@ export function createRbdSource(options: RbdSourceOptions): ChangeSource {
       image = await openImage(volume, snapName);
       const { sizeBytes } = await image.stat();
       const base = await chooseBase(image, volume, snapName, sizeBytes, since);
-      for (const leftover of await image.snapshots())
-        if (
-          snapshots.owns(leftover.name) &&
-          leftover.name !== snapName &&
-          leftover.name !== base.previousSnap
-        )
-          await removeQuietly(volume, leftover.name, 'a leftover');
+      const rbdSnapNames = (await image.snapshots()).map((snap) => snap.name);
+      const keep = [snapName, ...(base.previousSnap === null ? [] : [base.previousSnap])];
+      const leftovers = await snapshots
+        .leftovers(volume, rbdSnapNames, keep)
+        .catch((error: unknown) => {
+          logger.warn(
+            { diskId: volume.diskId, err: error },
+            'rbd source: could not list leftovers',
+          );
+          return [];
+        });
+      for (const leftover of leftovers) await removeQuietly(volume, leftover, 'a leftover');
       const disk: DiskInfo = { diskId: volume.diskId, sizeBytes, blockSizeBytes };
       logger.info(
         {

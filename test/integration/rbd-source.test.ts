@@ -195,3 +195,57 @@ test('OpenStack: an unreachable Keystone, a refused password, an unknown server 
   await source.close();
   await connection.close();
 });
+
+test('OpenStack: a crashed cycle’s Cinder snapshot is deleted at the next cycle; others are kept', async () => {
+  const serverId = randomUUID();
+  const volumeId = randomUUID();
+  await ceph.rbd(['create', '--size', '8M', `volumes/volume-${volumeId}`]);
+  openstack.addServer(serverId, [{ id: volumeId, sizeGiB: 1 }]);
+  const client = new OpenStackClient({
+    authUrl: openstack.authUrl,
+    username: user.name,
+    password: user.password,
+    userDomainName: user.domain,
+    projectName: user.project,
+    projectDomainName: user.domain,
+  });
+  const connection = createCephConnection({ confPath: ceph.confPath });
+  const source = createRbdSource({
+    connection,
+    snapshots: createCinderSnapshots({
+      client,
+      serverIds: [serverId],
+      pool: 'volumes',
+      pollIntervalMs: 50,
+    }),
+    logger: silentLogger,
+  });
+  const [disk] = await source.disks();
+  assert.equal(disk?.diskId, volumeId);
+  const first = await source.open(disk!, null);
+  await drain(first);
+  await first.commit();
+  const available = async (name: string) => {
+    const snapshot = await client.createSnapshot(volumeId, name, 'test');
+    await eventually(`${name} available`, async () =>
+      (await client.snapshot(snapshot.id))?.status === 'available' ? true : undefined,
+    );
+    return snapshot.id;
+  };
+  const crashed = await available('extentlog-1700000000'); // what a crashed cycle leaves
+  const operators = await available('before-upgrade');
+  const second = await source.open(disk!, { epoch: 1, reference: first.reference });
+  assert.equal(second.mode, 'INCREMENTAL');
+  await drain(second);
+  await second.commit();
+  const current = second.reference.split('@snapshot-')[1]!;
+  await eventually('only the committed and the operator’s snapshots', () => {
+    const left = openstack
+      .snapshotsOf(volumeId)
+      .map((snapshot) => snapshot.id)
+      .sort();
+    return JSON.stringify(left) === JSON.stringify([current, operators].sort()) ? left : undefined;
+  });
+  assert.ok(!openstack.snapshotsOf(volumeId).some((snapshot) => snapshot.id === crashed));
+  await source.close();
+});

@@ -4,7 +4,8 @@
  * `X-Subject-Token`, the service catalog in the body; 401 `{"error": …}` otherwise), Compute
  * 2.1 `GET /servers/{id}/os-volume_attachments`, and Block Storage v3 volumes and snapshots
  * (`GET /volumes/{id}`; `POST /snapshots` → 202 `creating`, refused with 400 for an in-use
- * volume unless `force`; `GET` and `DELETE /snapshots/{id}`). Errors use the services' bodies
+ * volume unless `force`; `GET /snapshots/detail?volume_id=`; `GET` and
+ * `DELETE /snapshots/{id}`). Errors use the services' bodies
  * (`{"itemNotFound": {"code": 404, "message": …}}`, `{"badRequest": …}`).
  *
  * Snapshots are real: like Cinder's RBD driver (cinder/volume/drivers/rbd.py), creating one
@@ -239,6 +240,16 @@ export async function startOpenStackEmulator(options: {
         },
       );
     return reply.code(202).send(snapshotBody(snapshot));
+  });
+
+  app.get('/volume/v3/:project/snapshots/detail', async (request) => {
+    count('GET /snapshots/detail');
+    const { volume_id: volumeId } = request.query as { volume_id?: string };
+    return {
+      snapshots: [...snapshots.values()]
+        .filter((snapshot) => volumeId === undefined || snapshot.volumeId === volumeId)
+        .map((snapshot) => snapshotBody(snapshot).snapshot),
+    };
   });
 
   app.get('/volume/v3/:project/snapshots/:id', async (request, reply) => {
