@@ -74,7 +74,12 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       const head = await store.head(key);
       if (head !== null && head.lastModifiedMs >= now() - refreshAfterMs) return 'present';
       if (head !== null && (await store.touch(key)) !== null) return 'touched';
-      await store.put(key, await codec.encode(name, plaintext));
+      // A plain chunk's name is its body's sha256: the request is signed with it as it is.
+      await store.put(
+        key,
+        await codec.encode(name, plaintext),
+        name.includes('.') ? {} : { sha256Hex: name },
+      );
       return 'uploaded';
     },
   };

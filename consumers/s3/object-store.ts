@@ -20,11 +20,15 @@ export interface ObjectStore {
   /** Exactly `lengthBytes` from `offsetBytes` (a ranged GET). */
   getRange(key: string, offsetBytes: number, lengthBytes: number): Promise<Buffer>;
   head(key: string): Promise<StoredObject | null>;
-  /** 'exists' only with `ifNoneMatch`, when an object already has the key (nothing written). */
+  /**
+   * 'exists' only with `ifNoneMatch`, when an object already has the key (nothing written).
+   * `sha256Hex`, when the caller already knows the body's sha256, spares hashing it again to
+   * sign the request (and the service refuses a body that does not match it).
+   */
   put(
     key: string,
     body: Buffer,
-    options?: { ifNoneMatch?: boolean },
+    options?: { ifNoneMatch?: boolean; sha256Hex?: string },
   ): Promise<'created' | 'exists'>;
   /** Sets the object's modification time to now (server-side copy onto itself); null if gone. */
   touch(key: string): Promise<StoredObject | null>;

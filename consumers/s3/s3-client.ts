@@ -101,7 +101,11 @@ export async function createS3Client(options: S3ConnectionOptions): Promise<S3Cl
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 4,
+    // Without timeouts a connection the service stops answering stalls a replay for good;
+    // with them the request fails and the SDK retries it.
     requestHandler: {
+      connectionTimeout: 10_000,
+      socketTimeout: 60_000,
       httpAgent: { maxSockets: options.maxSockets ?? 64 },
       httpsAgent: { maxSockets: options.maxSockets ?? 64 },
     },

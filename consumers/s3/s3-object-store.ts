@@ -113,12 +113,16 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
           ContentLength: body.length,
           ...(putOptions.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         });
+        const headers: Record<string, string> = {};
         if (putOptions.ifNoneMatch && options.ossForbidOverwrite)
+          headers['x-oss-forbid-overwrite'] = 'true';
+        // SigV4 signs a payload hash it finds in this header instead of hashing the body.
+        if (putOptions.sha256Hex !== undefined)
+          headers['x-amz-content-sha256'] = putOptions.sha256Hex;
+        if (Object.keys(headers).length > 0)
           command.middlewareStack.add(
             (next) => async (args) => {
-              (args.request as { headers: Record<string, string> }).headers[
-                'x-oss-forbid-overwrite'
-              ] = 'true';
+              Object.assign((args.request as { headers: Record<string, string> }).headers, headers);
               return next(args);
             },
             { step: 'build' },

@@ -34,16 +34,23 @@ after(async () => {
 
 async function waitForRestorePoint(runtime: Runtime, disk: string, epoch: number) {
   const replay = runtime.replays.get('objects')!;
-  return eventually(
-    `restore point of ${disk} epoch ${epoch}`,
-    () => {
-      const status = replay.status().disks.find((entry) => entry.diskId === disk);
-      if (status?.lastError) throw new Error(`${disk}: ${status.lastError.message}`);
-      const point = status?.lastRestorePoint;
-      return point !== null && point !== undefined && point.epoch >= epoch ? point : undefined;
-    },
-    90_000,
-  );
+  try {
+    return await eventually(
+      `restore point of ${disk} epoch ${epoch}`,
+      () => {
+        const status = replay.status().disks.find((entry) => entry.diskId === disk);
+        if (status?.lastError) throw new Error(`${disk}: ${status.lastError.message}`);
+        const point = status?.lastRestorePoint;
+        return point !== null && point !== undefined && point.epoch >= epoch ? point : undefined;
+      },
+      90_000,
+    );
+  } catch (error) {
+    // Where the replay stands says why no restore point came.
+    throw new Error(`${String(error)}; replay status: ${JSON.stringify(replay.status())}`, {
+      cause: error,
+    });
+  }
 }
 
 async function chunkCount(bucket: string): Promise<number> {

@@ -6,8 +6,9 @@
  * - restore: the restore point to an image file (parallel GETs, every chunk checked, then
  *   fdatasync), vs a GetObject of that one object to a file, then fdatasync;
  * - stored ÷ changed bytes of an incremental epoch, for clustered and scattered changes.
- * An untimed upload and download of another image go first, so neither side pays for the
- * fresh cluster's warm-up.
+ * Next to each, the same image as 4 MiB objects through plain PutObject/GetObject: the part
+ * of the gap that the chunked layout itself costs on this server. An untimed upload and
+ * download of another image go first, so no side pays for the fresh cluster's warm-up.
  */
 import { createWriteStream } from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { pino } from 'pino';
 import { s3TargetSchema } from '../../../bin/config/schema.js';
@@ -90,6 +91,25 @@ async function plainDownload(client: S3Client, bucket: string, key: string, outp
   await handle.close();
 }
 
+/** Runs `operation` on each 4 MiB piece of `image` (as `chunks/<index>`), `lanes` at a time. */
+async function plainChunkObjects(
+  image: Buffer,
+  lanes: number,
+  operation: (key: string, body: Buffer) => Promise<unknown>,
+): Promise<void> {
+  const pieceBytes = 4 * MiB;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let index = next++; index * pieceBytes < image.length; index = next++)
+        await operation(
+          `chunks/${index}`,
+          image.subarray(index * pieceBytes, (index + 1) * pieceBytes),
+        );
+    }),
+  );
+}
+
 export const suite: BenchSuite = {
   name: 's3-target',
   async run({ workDir, scale, log }: BenchContext): Promise<BenchRow[]> {
@@ -150,6 +170,13 @@ export const suite: BenchSuite = {
         plainUpload(client, bucket, 'plain/disk.img', image),
       );
 
+      log('uploading the same image as 4 MiB objects with PutObject');
+      const chunkPutSeconds = await seconds(() =>
+        plainChunkObjects(image, 8, (key, body) =>
+          client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
+        ),
+      );
+
       log('restoring the restore point and downloading the plain object');
       const manifest = await readManifest(parts.store, location.slice(parts.store.url.length));
       const restoreSeconds = await seconds(() =>
@@ -162,6 +189,13 @@ export const suite: BenchSuite = {
       );
       const downloadSeconds = await seconds(() =>
         plainDownload(client, bucket, 'plain/disk.img', path.join(workDir, 'downloaded.img')),
+      );
+      log('downloading the 4 MiB objects with GetObject');
+      const chunkGetSeconds = await seconds(() =>
+        plainChunkObjects(image, 16, async (key) => {
+          const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          await response.Body!.transformToByteArray();
+        }),
       );
 
       const rows: BenchRow[] = [
@@ -182,6 +216,17 @@ export const suite: BenchSuite = {
             MBps: sizeBytes / 1e6 / downloadSeconds,
           },
           { atLeast: 0.5 },
+        ),
+        // The same object shape without extentlog: what the layout itself costs on this server.
+        throughputRow(
+          `replay FULL ${sizeBytes / MiB} MiB into radosgw`,
+          sizeBytes / 1e6 / replaySeconds,
+          { name: 'PutObject per 4 MiB, 8 in flight', MBps: sizeBytes / 1e6 / chunkPutSeconds },
+        ),
+        throughputRow(
+          `restore ${sizeBytes / MiB} MiB from radosgw`,
+          sizeBytes / 1e6 / restoreSeconds,
+          { name: 'GetObject per 4 MiB, 16 in flight', MBps: sizeBytes / 1e6 / chunkGetSeconds },
         ),
       ];
 

@@ -1,8 +1,9 @@
 /**
  * The requests an S3 target sends, as an HTTP server sees them, for the providers the suite
  * cannot run against: Alibaba OSS (virtual-hosted style, its signing region, create-only
- * writes with `x-oss-forbid-overwrite` answered by 409) and a path-style gateway. Every
- * request is signed for the real service name; only the connection goes to a local server.
+ * writes with `x-oss-forbid-overwrite` answered by 409) and a path-style gateway, with plain
+ * chunks signed with their name as the payload hash. Every request is signed for the real
+ * service name; only the connection goes to a local server.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -47,6 +48,9 @@ before(async () => {
           '<?xml version="1.0" encoding="UTF-8"?><Error><Code>FileAlreadyExists</Code>' +
             '<Message>The object you specified already exists and can not be overwritten.</Message></Error>',
         );
+      } else if (request.method === 'HEAD') {
+        response.writeHead(stored.has(where) ? 200 : 404);
+        response.end();
       } else if (request.method === 'PUT') {
         stored.add(where);
         response.writeHead(200, { etag: `"${createHash('md5').update(body).digest('hex')}"` });
@@ -160,6 +164,9 @@ test('OSS: virtual-hosted requests signed for the plain region; create-only writ
 });
 
 test('a generic gateway gets path-style requests at its endpoint and no OSS header', async () => {
+  const chunk = Buffer.alloc(8192, 3);
+  const chunkName = createHash('sha256').update(chunk).digest('hex');
+  const chunkPath = `/example-dr/chunks/${chunkName.slice(0, 2)}/${chunkName}`;
   const parts = await build({
     provider: 'generic',
     endpoint: `http://127.0.0.1:${port}`,
@@ -167,13 +174,21 @@ test('a generic gateway gets path-style requests at its endpoint and no OSS head
   try {
     await parts.store.put('manifests/m.json', Buffer.from('{}'), { ifNoneMatch: true });
     await parts.store.delete(['chunks/ab/abcd']);
+    assert.equal(await parts.chunks.write(chunkName, chunk), 'uploaded');
   } finally {
     parts.client.destroy();
   }
   assert.deepEqual(seen.map(describe), [
     `PUT 127.0.0.1:${port} /example-dr/manifests/m.json`,
     `POST 127.0.0.1:${port} /example-dr/?delete`,
+    `HEAD 127.0.0.1:${port} ${chunkPath}`,
+    `PUT 127.0.0.1:${port} ${chunkPath}`,
   ]);
+  assert.equal(
+    seen[3]!.headers['x-amz-content-sha256'],
+    createHash('sha256').update(seen[3]!.body).digest('hex'),
+    'a plain chunk is signed with its name, the sha256 of its body',
+  );
   assert.match(String(seen[0]!.headers.authorization), /\/us-east-1\/s3\/aws4_request/);
   assert.equal(seen[0]!.headers['if-none-match'], '*');
   assert.equal(seen[0]!.headers['x-oss-forbid-overwrite'], undefined);
