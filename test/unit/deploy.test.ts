@@ -89,16 +89,16 @@ test('the systemd units run the example configurations and may write where they 
     const writable = (service.get('ReadWritePaths') ?? []).join(' ').split(/\s+/);
     assert.ok(writable.includes(config.dataDir), `${file} may write ${config.dataDir}`);
     // ProtectSystem=strict leaves /dev writable: block devices need the group, not a path.
-    // Only file targets write local paths; s3 targets write to their bucket.
-    for (const target of config.targets)
+    for (const target of config.targets) {
       if (target.type !== 'file') continue;
-      else if (target.path.startsWith('/dev/'))
+      if (target.path.startsWith('/dev/'))
         assert.deepEqual(service.get('SupplementaryGroups'), ['disk'], `${file}: ${target.path}`);
       else
         assert.ok(
           writable.includes(targetRoot(target.path)),
           `${file} may write ${targetRoot(target.path)} (target ${target.name})`,
         );
+    }
   }
 });
 
