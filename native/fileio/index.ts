@@ -10,11 +10,9 @@
  * Pure-TypeScript fallbacks (writing zeros, SHA-256 digests) live in `fallbacks.ts`; callers
  * choose them explicitly.
  */
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeError } from '../errors.js';
+import { loadAddon } from '../load-addon.js';
 
 interface FileioAddon {
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): Promise<void>;
@@ -58,24 +56,7 @@ export const XXH3_128_DIGEST_BYTES = 16;
  */
 export const HASH_ON_THREAD_POOL_FROM_BYTES = 1024 * 1024;
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-// From the source tree (native/fileio/) and from the build (dist/native/fileio/).
-const candidates = [
-  path.join(here, 'build', 'Release', 'fileio.node'),
-  path.resolve(here, '..', '..', '..', 'native', 'fileio', 'build', 'Release', 'fileio.node'),
-];
-
-let addon: FileioAddon | null = null;
-let loadFailure = '';
-for (const candidate of candidates) {
-  try {
-    addon = require(candidate) as FileioAddon;
-    break;
-  } catch (error) {
-    loadFailure = error instanceof Error ? error.message : String(error);
-  }
-}
+const { addon, failure: loadFailure } = loadAddon<FileioAddon>(ADDON_NAME, import.meta.url);
 
 const errnoNames = new Map<number, string>(
   Object.entries(os.constants.errno).map(([name, value]) => [value, name]),
