@@ -17,6 +17,7 @@ import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
+import { createIscsiTarget, lunTable } from '../consumers/iscsi/iscsi-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
 import { createReplay, type Replay } from '../consumers/replay.js';
 import {
@@ -27,6 +28,7 @@ import {
 import type { Target } from '../consumers/target.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
+import { readSecretFile } from './config/secret-file.js';
 
 const MiB = 1024 * 1024;
 
@@ -81,6 +83,26 @@ function buildTarget(target: TargetConfig, logger: Logger): Target {
         zeroing: target.zeroing,
         logger: logger.child({ target: target.name }),
       });
+    case 'iscsi': {
+      const credentials = (chap: { username: string; secretFile: string }, setting: string) => ({
+        username: chap.username,
+        secret: readSecretFile(chap.secretFile, `targets.${target.name}.${setting}.secretFile`),
+      });
+      return createIscsiTarget({
+        lunFor: lunTable(target.portal, target.luns),
+        initiatorIqn: target.initiatorIqn,
+        ...(target.chap === undefined ? {} : { chap: credentials(target.chap, 'chap') }),
+        ...(target.mutualChap === undefined
+          ? {}
+          : { targetChap: credentials(target.mutualChap, 'mutualChap') }),
+        commandTimeoutMs: target.commandTimeoutMs,
+        connectTimeoutMs: target.connectTimeoutMs,
+        reconnectTimeoutMs: target.reconnectTimeoutMs,
+        maxWriteBytes: target.maxWriteBytes,
+        maxInFlightBytes: target.maxInFlightBytes,
+        logger: logger.child({ target: target.name }),
+      });
+    }
   }
 }
 

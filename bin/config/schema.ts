@@ -92,7 +92,45 @@ export const fileTargetSchema = z.strictObject({
   flushIntervalMs: positiveInt.default(1000),
 });
 
-export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema]);
+/** A secret is read from a file named here, never written into the configuration. */
+const chapSchema = z.strictObject({
+  username: z.string().min(1),
+  secretFile: z.string().min(1),
+});
+
+export const iscsiTargetSchema = z.strictObject({
+  type: z.literal('iscsi'),
+  name,
+  feeds: z.array(name).min(1),
+  /** host:port of the target portal ([v6]:port for IPv6); the port defaults to 3260. */
+  portal: z.string().min(1),
+  initiatorIqn: z.string().min(1).default('iqn.2024-01.io.extentlog:initiator'),
+  /** Which LUN holds which disk; `feed` narrows an entry to one feed's disk of that id. */
+  luns: z
+    .array(
+      z.strictObject({
+        disk: z.string().min(1),
+        feed: name.optional(),
+        targetIqn: z.string().min(1),
+        lun: z.number().int().min(0).max(255).default(1),
+        portal: z.string().min(1).optional(),
+      }),
+    )
+    .min(1),
+  /** One-way CHAP: the initiator's user name and secret. */
+  chap: chapSchema.optional(),
+  /** Mutual CHAP: the target's user name and secret (needs `chap`). */
+  mutualChap: chapSchema.optional(),
+  commandTimeoutMs: positiveInt.default(30_000),
+  connectTimeoutMs: positiveInt.default(10_000),
+  /** How long a write keeps reconnecting after a connection loss before the disk stops. */
+  reconnectTimeoutMs: positiveInt.default(60_000),
+  maxWriteBytes: positiveInt.max(64 * MiB).default(8 * MiB),
+  maxInFlightBytes: positiveInt.default(64 * MiB),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, iscsiTargetSchema]);
 
 export const configSchema = z
   .strictObject({
@@ -133,6 +171,12 @@ export const configSchema = z
           message: `target name '${target.name}' is used twice`,
         });
       targets.add(target.name);
+      if (target.type === 'iscsi' && target.mutualChap !== undefined && target.chap === undefined)
+        context.addIssue({
+          code: 'custom',
+          path: ['targets', index, 'mutualChap'],
+          message: 'mutual CHAP needs chap too: the initiator proves itself first',
+        });
       target.feeds.forEach((feed, feedIndex) => {
         if (!feeds.has(feed)) {
           context.addIssue({

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import * as fileio from '../../native/fileio/index.js';
 import { TargetError } from '../errors.js';
+import { OpenDisks } from '../open-disks.js';
 import type { Target, TargetDisk, TargetDiskInfo } from '../target.js';
 import { blockDeviceMedium, tooSmall } from './block-device-medium.js';
 import { imageFileMedium, type Zeroing } from './image-file-medium.js';
@@ -42,7 +43,7 @@ export function createFileTarget(options: FileTargetOptions): Target {
     );
   if (zeroing === 'punch-hole')
     fileio.assertAvailable("the file target's hole punching (or set zeroing: 'write-zeros')");
-  const disks = new Set<TargetDisk>();
+  const disks = new OpenDisks();
 
   async function openHandle(diskId: string, targetPath: string): Promise<FileHandle> {
     try {
@@ -105,18 +106,8 @@ export function createFileTarget(options: FileTargetOptions): Target {
           { retriable: false, details: { diskId: disk.diskId, path: targetPath } },
         );
       }
-      disks.add(targetDisk);
       logger.debug({ diskId: disk.diskId, path: targetPath }, 'file target: disk opened');
-      return {
-        beginEpoch: (begin) => targetDisk.beginEpoch(begin),
-        apply: (extent) => targetDisk.apply(extent),
-        flush: () => targetDisk.flush(),
-        commitEpoch: (commit) => targetDisk.commitEpoch(commit),
-        close: async () => {
-          disks.delete(targetDisk);
-          await targetDisk.close();
-        },
-      };
+      return disks.track(targetDisk);
     } catch (error) {
       await handle.close();
       if (error instanceof TargetError) throw error;
@@ -131,9 +122,6 @@ export function createFileTarget(options: FileTargetOptions): Target {
   return {
     kind: 'file',
     openDisk,
-    async close() {
-      await Promise.allSettled([...disks].map((disk) => disk.close()));
-      disks.clear();
-    },
+    close: () => disks.closeAll(),
   };
 }

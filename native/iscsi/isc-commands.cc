@@ -267,10 +267,12 @@ Napi::Value IscSession::WriteSame16(const Napi::CallbackInfo& info) {
   if (pending == nullptr) return rejected;
   UseBuffer(pending, info[2]);
   const int unmap = info[3].As<Napi::Boolean>() ? 1 : 0;
-  return Submitted(pending, iscsi_writesame16_iov_task(ctx_, lun_, U64(info, 0), nullptr,
-                                                       static_cast<uint32_t>(pending->iov.iov_len),
-                                                       U32(info, 1), 0, unmap, 0, 0, OnCommandDone,
-                                                       pending, &pending->iov, 1));
+  // libiscsi sends no data-out for WRITE SAME unless `data` is set, iovec or not.
+  return Submitted(pending,
+                   iscsi_writesame16_iov_task(
+                       ctx_, lun_, U64(info, 0), static_cast<unsigned char*>(pending->iov.iov_base),
+                       static_cast<uint32_t>(pending->iov.iov_len), U32(info, 1), 0, unmap, 0, 0,
+                       OnCommandDone, pending, &pending->iov, 1));
 }
 
 Napi::Value IscSession::GetLbaStatus16(const Napi::CallbackInfo& info) {

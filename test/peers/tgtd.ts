@@ -13,7 +13,7 @@
  * is started on the same ports with the same targets (tgtd keeps no configuration of its own).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -115,7 +115,10 @@ export class Tgtd {
     await eventually(
       `tgtd -C ${this.controlPort} to accept tgtadm and listen on ${this.portal}`,
       async () => {
-        if (gone) throw new Error(`tgtd exited at start-up; see ${this.logPath}`);
+        if (gone)
+          throw new Error(
+            `tgtd exited at start-up: ${(await readFile(this.logPath, 'utf8').catch(() => '')).slice(-1000)}`,
+          );
         try {
           await this.tgtadm('--mode', 'sys', '--op', 'show');
           await new Promise<void>((resolve, reject) => {
@@ -266,7 +269,17 @@ export class Tgtd {
       async () => ((await portFree(this.port)) ? true : undefined),
       10_000,
     );
-    await this.launch();
+    // The ports were free a moment ago; a start that loses a race for them is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.launch();
+        break;
+      } catch (error) {
+        await this.kill();
+        if (attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
     for (const target of this.targets.values()) await this.configure(target);
   }
 

@@ -37,3 +37,17 @@ export function patternBytes(lengthBytes: number, seed: number): Buffer {
   }
   return bytes;
 }
+
+/**
+ * The 64 MiB sample disk the end-to-end tests replicate: a sparse file with data at its
+ * start, an unaligned run in the middle and its last MiB.
+ */
+export async function createSampleDisk(filePath: string): Promise<void> {
+  const handle = await open(filePath, 'w');
+  await handle.truncate(64 * 1024 * 1024);
+  await handle.close();
+  const MiB = 1024 * 1024;
+  await writeAt(filePath, 0, patternBytes(3 * MiB, 1));
+  await writeAt(filePath, 20 * MiB + 4096, patternBytes(5 * MiB + 123, 2));
+  await writeAt(filePath, 63 * MiB, patternBytes(MiB, 3));
+}

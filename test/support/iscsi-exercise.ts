@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     await session.synchronizeCache16();
     await session.unmap([{ lba: 0, blocks: 128 }]);
     await session.writeSame16(128, 128, 512, { unmap: true });
+    await session.writeSame16(256, 8, 512, { unmap: false });
     await session.getLbaStatus16({ lba: 0, allocationBytes: 1024 });
     await session.getLbaStatus16({ lba: 0, allocationBytes: 1024, reportType: 1 });
     if (round % 2 === 0)

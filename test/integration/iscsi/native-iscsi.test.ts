@@ -150,6 +150,11 @@ describe('a session without authentication', () => {
     assert.ok((await allocatedBytes(lunPath('plain'))) <= before - 2 * MiB);
     const zeros = await session.read16(base / 512, 512, Buffer.alloc(MiB));
     assert.ok(zeros.equals(Buffer.alloc(MiB)), 'unmapped blocks read as zeros (LBPRZ)');
+    // Without the UNMAP bit WRITE SAME writes the zero block: the data goes, the blocks stay.
+    await session.writeSame16((base + MiB) / 512, 64, 512, { unmap: false });
+    const written = await session.read16((base + MiB) / 512, 512, Buffer.alloc(64 * 512));
+    assert.ok(written.equals(Buffer.alloc(64 * 512)), 'WRITE SAME without UNMAP wrote zeros');
+    assert.ok(!(await isHole(lunPath('plain'), base + MiB, 64 * 512)), 'and left them allocated');
 
     const report = await session.getLbaStatus16({ lba: base / 512, allocationBytes: 4096 });
     const first = report.descriptors[0];

@@ -1,0 +1,124 @@
+/**
+ * A feed replayed into a tgtd LUN end to end, on the embedded broker: after every cycle the
+ * LUN, read back over iSCSI, has the source image's sha256, and the zeroed ranges are holes
+ * in the LUN's backing file (thin provisioning on: ZERO becomes WRITE SAME with UNMAP).
+ */
+import assert from 'node:assert/strict';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../../bin/config/load-config.js';
+import { startRuntime, type Runtime } from '../../bin/runtime.js';
+import { Tgtd } from '../peers/tgtd.js';
+import { eventually } from '../support/eventually.js';
+import { createSampleDisk, patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
+import { sha256OfLun } from '../support/iscsi-lun.js';
+import { silentLogger } from '../support/silent-logger.js';
+import { allocatedBytes, createSparseFile, isHole } from '../support/sparse-file.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const MiB = 1024 * 1024;
+const IQN = 'iqn.2024-01.io.extentlog:e2e-replica';
+
+async function restorePoint(runtime: Runtime, target: string, epoch: number) {
+  const replay = runtime.replays.get(target)!;
+  return eventually(
+    `${target} restore point of epoch ${epoch}`,
+    () => {
+      const status = replay.status().disks.find((entry) => entry.diskId === 'disk-0');
+      if (status?.lastError) throw new Error(`${target}: ${status.lastError.message}`);
+      return (status?.lastRestorePoint?.epoch ?? 0) >= epoch
+        ? status!.lastRestorePoint!
+        : undefined;
+    },
+    90_000,
+  );
+}
+
+test('a feed replays into a thin tgtd LUN: each restore point equals the source, zeros are holes', async (t) => {
+  const dir = await tempDir(t, 'e2e-iscsi');
+  const tgtd = await Tgtd.start(dir.path);
+  dir.beforeRemoval(() => tgtd.stop());
+  const lunFile = path.join(dir.path, 'lun.img');
+  await createSparseFile(lunFile, 64 * MiB);
+  await tgtd.addTarget({
+    tid: 1,
+    iqn: IQN,
+    luns: [{ lun: 1, backingPath: lunFile, thinProvisioning: true }],
+  });
+
+  const sourcePath = path.join(dir.path, 'source.img');
+  await createSampleDisk(sourcePath);
+
+  const config = parseConfig(
+    {
+      dataDir: path.join(dir.path, 'data'),
+      feeds: [
+        {
+          name: 'vm1',
+          source: { type: 'image', disks: [{ id: 'disk-0', path: sourcePath }] },
+          heartbeatIntervalMs: 200,
+        },
+      ],
+      targets: [
+        {
+          type: 'iscsi',
+          name: 'san',
+          feeds: ['vm1'],
+          portal: tgtd.portal,
+          initiatorIqn: 'iqn.2024-01.io.extentlog:e2e-initiator',
+          luns: [{ disk: 'disk-0', targetIqn: IQN, lun: 1 }],
+          flushIntervalMs: 100,
+        },
+      ],
+    },
+    'test config',
+  );
+  const runtime = await startRuntime(config, silentLogger);
+  dir.beforeRemoval(() => runtime.close());
+  const feed = runtime.feeds.get('vm1')!;
+  const lun = { portal: tgtd.portal, targetIqn: IQN, lun: 1 };
+
+  const cycles: { mutate: () => Promise<void>; holes: [number, number][] }[] = [
+    { mutate: async () => undefined, holes: [[40 * MiB, 8 * MiB]] },
+    {
+      mutate: async () => {
+        await writeAt(sourcePath, 4096 * 10, patternBytes(4096, 4));
+        await writeAt(sourcePath, 20 * MiB + 4096, Buffer.alloc(2 * MiB)); // zeros over data
+        await writeAt(sourcePath, 40 * MiB, patternBytes(777, 5)); // unaligned, into a hole
+      },
+      holes: [[20 * MiB + 8192, 2 * MiB - 8192]],
+    },
+    {
+      mutate: async () => {
+        const handle = await open(sourcePath, 'r+');
+        await handle.truncate(32 * MiB); // the tail becomes a hole …
+        await handle.truncate(64 * MiB);
+        await handle.close();
+        await writeAt(sourcePath, 5 * MiB, patternBytes(3 * 4096, 6));
+      },
+      holes: [[33 * MiB, 30 * MiB]],
+    },
+  ];
+  for (const [index, cycle] of cycles.entries()) {
+    await cycle.mutate();
+    const [result] = await feed.syncNow();
+    assert.ok(result?.committed, `cycle ${index} committed`);
+    const point = await restorePoint(runtime, 'san', result.committed.epoch);
+    assert.equal(point.location, `iscsi://${tgtd.portal}/${IQN}/1`);
+    assert.equal(
+      await sha256OfLun(lun, 64 * MiB),
+      await sha256OfFile(sourcePath),
+      `the LUN equals the source after cycle ${index}`,
+    );
+    for (const [offsetBytes, lengthBytes] of cycle.holes)
+      assert.ok(
+        await isHole(lunFile, offsetBytes, lengthBytes),
+        `cycle ${index}: [${offsetBytes}, +${lengthBytes}) is a hole`,
+      );
+  }
+  assert.ok(
+    (await allocatedBytes(lunFile)) < 16 * MiB,
+    'the thin LUN holds about the data, not the disk',
+  );
+});
