@@ -8,18 +8,17 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
-import { extentsTopic, replayGroupId, startRuntime } from '../../bin/runtime.js';
+import { startRuntime } from '../../bin/runtime.js';
 import { createIscsiTarget, lunTable } from '../../consumers/iscsi/iscsi-target.js';
-import { createReplay, type Replay } from '../../consumers/replay.js';
-import { createRestorePointWriter } from '../../consumers/restore-points.js';
+import type { Replay } from '../../consumers/replay.js';
 import type { LogClient } from '../../log/log-client.js';
-import { createRecordCodec } from '../../schemas/record-codec.js';
 import { Tgtd } from '../peers/tgtd.js';
 import { eventually } from '../support/eventually.js';
 import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { sha256OfLun } from '../support/iscsi-lun.js';
 import { IscsiTap } from '../support/iscsi-tap.js';
 import { silentLogger } from '../support/silent-logger.js';
+import { startRuntimeReplay } from '../support/runtime-replay.js';
 import { createSparseFile } from '../support/sparse-file.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -92,34 +91,13 @@ test('tgtd killed twice during replay: the target reconnects, commits never run 
     reconnectTimeoutMs: 30_000,
     logger: silentLogger,
   });
-  const writer = createRestorePointWriter({
-    log: runtime.log,
-    topic: runtime.restorePointsTopic,
-    codec: runtime.restorePointCodec,
-  });
-  const replay = createReplay({
+  const { replay, stop } = await startRuntimeReplay(runtime, {
     targetName: 'san',
     target,
+    feed: 'vm1',
     log: auditedLog(runtime.log, tap),
-    decoder: createRecordCodec({
-      registry: runtime.registry,
-      subject: `${extentsTopic('extentlog', 'any')}-value`,
-    }),
-    feeds: [{ feed: 'vm1', topic: extentsTopic('extentlog', 'vm1') }],
-    groupId: replayGroupId('extentlog', 'san'),
-    restorePoints: writer,
-    lastRestorePoints: new Map(),
-    requestRebaseline: () => undefined,
-    flushIntervalMs: 100,
-    retryBackoffMs: 200,
-    logger: silentLogger,
   });
-  await replay.start();
-  dir.beforeRemoval(async () => {
-    await replay.stop();
-    await writer.close();
-    await target.close();
-  });
+  dir.beforeRemoval(stop);
   const feed = runtime.feeds.get('vm1')!;
 
   for (const [cycle, mutate] of [
