@@ -15,6 +15,9 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { OciClient } from '../producers/oci/oci-client.js';
+import { OciRequestSigner } from '../producers/oci/oci-request-signer.js';
+import { createOciSource } from '../producers/oci/oci-source.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { createIscsiTarget, lunTable } from '../consumers/iscsi/iscsi-target.js';
@@ -71,6 +74,39 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
       });
+    case 'oci': {
+      const setting = `feeds.${feed.name}.source`;
+      const sourceLogger = logger.child({ feed: feed.name, source: 'oci' });
+      const signer = new OciRequestSigner({
+        tenancyId: source.tenancyId,
+        userId: source.userId,
+        privateKeyPem: readSecretFile(source.privateKeyFile, `${setting}.privateKeyFile`),
+        ...(source.passphraseFile === undefined
+          ? {}
+          : { passphrase: readSecretFile(source.passphraseFile, `${setting}.passphraseFile`) }),
+        ...(source.fingerprint === undefined ? {} : { fingerprint: source.fingerprint }),
+      });
+      return createOciSource({
+        client: new OciClient({
+          endpoint: source.endpoint,
+          signer,
+          pollIntervalMs: source.pollIntervalMs,
+          operationTimeoutMs: source.operationTimeoutMs,
+          logger: sourceLogger,
+        }),
+        volumeGroupId: source.volumeGroupId,
+        compartmentId: source.compartmentId,
+        availabilityDomain: source.availabilityDomain,
+        instanceId: source.instanceId,
+        disks: source.disks.map((disk) => ({ diskId: disk.id, volumeId: disk.volumeId })),
+        changeBlockSizeBytes: source.changeBlockSizeBytes,
+        ...(source.scanWindowBytes === undefined
+          ? {}
+          : { scanWindowBytes: source.scanWindowBytes }),
+        initiatorIqn: source.initiatorIqn,
+        logger: sourceLogger,
+      });
+    }
   }
 }
 

@@ -57,7 +57,32 @@ export const imageSourceSchema = z.strictObject({
   detectHoles: z.boolean().optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
+export const ociSourceSchema = z.strictObject({
+  type: z.literal('oci'),
+  /** The Core Services endpoint, https://iaas.<region>.oraclecloud.com. */
+  endpoint: z.url(),
+  tenancyId: z.string().min(1),
+  userId: z.string().min(1),
+  /** The API key's fingerprint; computed from the key when omitted. */
+  fingerprint: z.string().min(1).optional(),
+  /** PEM of the API signing key. */
+  privateKeyFile: z.string().min(1),
+  passphraseFile: z.string().min(1).optional(),
+  compartmentId: z.string().min(1),
+  availabilityDomain: z.string().min(1),
+  /** The instance this process runs on: restored volumes are attached to it. */
+  instanceId: z.string().min(1),
+  volumeGroupId: z.string().min(1),
+  disks: z.array(z.strictObject({ id: z.string().min(1), volumeId: z.string().min(1) })).min(1),
+  changeBlockSizeBytes: positiveInt.default(4096),
+  /** GET LBA STATUS scan window; OCI supports at most 1 GiB. */
+  scanWindowBytes: positiveInt.max(1024 * MiB).optional(),
+  initiatorIqn: z.string().min(1).default('iqn.2024-01.io.extentlog:initiator'),
+  pollIntervalMs: positiveInt.default(2000),
+  operationTimeoutMs: positiveInt.default(30 * 60_000),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema, ociSourceSchema]);
 
 export const feedSchema = z.strictObject({
   name,

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
 import { SourceError } from '../errors.js';
+import { checkReadRange, CycleState } from '../cycle-state.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
 import { ExtentRuns, type Run } from './extent-runs.js';
@@ -61,14 +62,12 @@ interface Segment {
 /** Windows kept for the reader: the current one and the one before it. */
 const CACHED_WINDOWS = 2;
 
-type CycleState = 'open' | 'scanning' | 'scanned' | 'committed' | 'aborted';
-
 export function createImageCycle(options: ImageCycleOptions): ChangeSet {
   const { disk, file, hasher, base, next, windowBytes } = options;
   const blockSizeBytes = disk.blockSizeBytes;
   /** The data segments of the last windows, oldest first, one array per window. */
   const cache: Segment[][] = [];
-  let state: CycleState = 'open';
+  const lifecycle = new CycleState(disk.diskId, options.reference);
 
   function extent(run: Readonly<Run>): ChangedExtent {
     return {
@@ -202,31 +201,13 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     await stateOperation(disk.diskId, options.paths.next, () => next.finish());
   }
 
-  async function* changes(): AsyncGenerator<ChangedExtent> {
-    if (state !== 'open')
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_CYCLE',
-        `disk ${disk.diskId}: changes() of cycle ${options.reference} can be iterated once (the cycle is ${state})`,
-      );
-    state = 'scanning';
-    yield* scan();
-    if (state === 'scanning') state = 'scanned';
+  function changes(): AsyncGenerator<ChangedExtent> {
+    return lifecycle.changes(scan);
   }
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      if (
-        !Number.isSafeInteger(offsetBytes) ||
-        !Number.isSafeInteger(lengthBytes) ||
-        offsetBytes < 0 ||
-        lengthBytes < 0 ||
-        offsetBytes + lengthBytes > disk.sizeBytes
-      )
-        throw new SourceError(
-          'EXTENTLOG_ERR_SOURCE_OUT_OF_RANGE',
-          `disk ${disk.diskId}: read of ${lengthBytes} bytes at offset ${offsetBytes} is outside the disk's ${disk.sizeBytes} bytes`,
-          { details: { diskId: disk.diskId, offsetBytes, lengthBytes } },
-        );
+      checkReadRange(disk, offsetBytes, lengthBytes);
       for (const segments of cache)
         for (const segment of segments) {
           const from = offsetBytes - segment.startBytes;
@@ -260,12 +241,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     changes,
     reader,
     async commit() {
-      if (state !== 'scanned')
-        throw new SourceError(
-          'EXTENTLOG_ERR_SOURCE_CYCLE',
-          `disk ${disk.diskId}: cycle ${options.reference} cannot commit: its changes were not read to the end (the cycle is ${state})`,
-        );
-      state = 'committed';
+      lifecycle.commit();
       await release();
       try {
         await promote(options.paths);
@@ -282,8 +258,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
       );
     },
     async abort(reason) {
-      if (state === 'committed' || state === 'aborted') return;
-      state = 'aborted';
+      if (!lifecycle.abort()) return;
       await release();
       await removeNext(options.paths);
       options.logger.info(

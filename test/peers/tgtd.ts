@@ -159,38 +159,9 @@ export class Tgtd {
     await this.tgtadm(...lld, '--op', 'new', '--mode', 'target', '--tid', tid, '-T', target.iqn);
     for (const lun of target.luns) await this.addLunTo(target.tid, lun);
     await this.tgtadm(...lld, '--op', 'bind', '--mode', 'target', '--tid', tid, '-I', 'ALL');
-    const accounts: [TgtCredentials | undefined, string[]][] = [
-      [target.chap, []],
-      [target.mutualChap, ['--outgoing']],
-    ];
-    for (const [account, flags] of accounts) {
-      if (account === undefined) continue;
-      const known = await this.tgtadm(...lld, '--op', 'show', '--mode', 'account');
-      if (!known.split('\n').some((line) => line.trim() === account.username))
-        await this.tgtadm(
-          ...lld,
-          '--op',
-          'new',
-          '--mode',
-          'account',
-          '--user',
-          account.username,
-          '--password',
-          account.secret,
-        );
-      await this.tgtadm(
-        ...lld,
-        '--op',
-        'bind',
-        '--mode',
-        'account',
-        '--tid',
-        tid,
-        '--user',
-        account.username,
-        ...flags,
-      );
-    }
+    if (target.chap !== undefined) await this.bindAccount(target.tid, target.chap);
+    if (target.mutualChap !== undefined)
+      await this.bindAccount(target.tid, target.mutualChap, true);
   }
 
   private async addLunTo(tid: number, lun: TgtLun): Promise<void> {
@@ -231,6 +202,52 @@ export class Tgtd {
       '--lun',
       String(lun),
     );
+  }
+
+  /** Creates a CHAP account (if new) and binds it to a target; `outgoing` for mutual CHAP. */
+  async bindAccount(tid: number, account: TgtCredentials, outgoing = false): Promise<void> {
+    const lld = ['--lld', 'iscsi', '--mode', 'account'];
+    const known = await this.tgtadm(...lld, '--op', 'show');
+    if (!known.split('\n').some((line) => line.trim() === account.username))
+      await this.tgtadm(
+        ...lld,
+        '--op',
+        'new',
+        '--user',
+        account.username,
+        '--password',
+        account.secret,
+      );
+    await this.tgtadm(
+      ...lld,
+      '--op',
+      'bind',
+      '--tid',
+      String(tid),
+      '--user',
+      account.username,
+      ...(outgoing ? ['--outgoing'] : []),
+    );
+    const target = this.targets.get(tid);
+    if (target !== undefined)
+      this.targets.set(
+        tid,
+        outgoing ? { ...target, mutualChap: account } : { ...target, chap: account },
+      );
+  }
+
+  /** Unbinds a CHAP account from a target and deletes it. */
+  async removeAccount(tid: number, username: string): Promise<void> {
+    const lld = ['--lld', 'iscsi', '--mode', 'account'];
+    await this.tgtadm(...lld, '--op', 'unbind', '--tid', String(tid), '--user', username).catch(
+      () => undefined,
+    );
+    await this.tgtadm(...lld, '--op', 'delete', '--user', username);
+    const target = this.targets.get(tid);
+    if (target?.chap?.username === username) {
+      const { chap: _chap, ...rest } = target;
+      this.targets.set(tid, rest);
+    }
   }
 
   /** Deletes a target's LUNs, then the target (with --force: sessions may be open). */
