@@ -7,7 +7,7 @@
  *   await tgtd.addTarget({ tid: 1, iqn, luns: [{ lun: 1, backingPath, thinProvisioning: true }],
  *                          chap: { username, secret }, mutualChap: { username, secret } });
  *   …
- *   await tgtd.stop();        // deletes LUNs and targets, then stops tgtd by its PID
+ *   await tgtd.stop();        // deletes LUNs and targets, then `--mode sys --op delete`
  *
  * `kill()` and `restart()` simulate a target crash: the process dies with SIGKILL and a new one
  * is started on the same ports with the same targets (tgtd keeps no configuration of its own).
@@ -103,8 +103,7 @@ export class Tgtd {
       ['-f', '-C', String(this.controlPort), '--iscsi', `portal=${this.portal}`],
       { stdio: ['ignore', log.fd, log.fd] },
     );
-    await log.close();
-    this.child = child;
+    // Listen before anything is awaited: a tgtd that fails at once exits in the meantime.
     let gone = false;
     this.exited = new Promise((resolve) =>
       child.once('exit', () => {
@@ -112,6 +111,8 @@ export class Tgtd {
         resolve();
       }),
     );
+    this.child = child;
+    await log.close();
     await eventually(
       `tgtd -C ${this.controlPort} to accept tgtadm and listen on ${this.portal}`,
       async () => {
@@ -300,13 +301,17 @@ export class Tgtd {
     for (const target of this.targets.values()) await this.configure(target);
   }
 
-  /** Deletes LUNs and targets, then stops tgtd by its PID and waits for it to exit. */
+  /**
+   * Deletes LUNs and targets, asks tgtd to stop (`--mode sys --op delete`) and waits for its
+   * PID to exit; SIGKILL after 5 s.
+   */
   async stop(): Promise<void> {
     const child = this.child;
     if (child === null) return;
     for (const tid of [...this.targets.keys()]) await this.removeTarget(tid).catch(() => undefined);
+    // tgtd takes its signals through a signalfd and ignores SIGTERM: it stops on request.
+    await this.tgtadm('--mode', 'sys', '--op', 'delete').catch(() => undefined);
     this.child = null;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await this.exited;
     clearTimeout(timer);
