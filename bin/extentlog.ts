@@ -15,6 +15,22 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  run: {
+    summary: 'run the feeds and targets of a configuration (until stopped, or --once)',
+    load: () => import('./commands/run.js'),
+  },
+  demo: {
+    summary: 'replicate a sample disk into two targets on the embedded broker and prove it',
+    load: () => import('./commands/demo.js'),
+  },
+  verify: {
+    summary: "compare each target's latest restore point with its source disk (sha256)",
+    load: () => import('./commands/verify.js'),
+  },
+  restore: {
+    summary: 'write a disk as of a restore point to an image file or a block device',
+    load: () => import('./commands/restore.js'),
+  },
   broker: {
     summary: 'run the embedded Kafka-compatible broker and schema registry standalone',
     load: () => import('./commands/broker.js'),

@@ -7,9 +7,8 @@
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
-import { createLogClient } from '../log/client-factory.js';
+import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
-import type { LogClient } from '../log/log-client.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
 import { createRestorePointCodec, type RestorePointCodec } from '../schemas/restore-point-codec.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
@@ -18,6 +17,8 @@ import { createImageSource } from '../producers/image/image-source.js';
 import { OciClient } from '../producers/oci/oci-client.js';
 import { OciRequestSigner } from '../producers/oci/oci-request-signer.js';
 import { createOciSource } from '../producers/oci/oci-source.js';
+import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
+import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { createIscsiTarget, lunTable } from '../consumers/iscsi/iscsi-target.js';
@@ -37,7 +38,8 @@ const MiB = 1024 * 1024;
 
 export interface Runtime {
   readonly config: ExtentlogConfig;
-  readonly log: LogClient;
+  /** The log port, and which driver serves it. */
+  readonly log: DriverLogClient;
   readonly registry: SchemaRegistry;
   readonly embedded: EmbeddedServices | null;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -107,10 +109,28 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         logger: sourceLogger,
       });
     }
+    case 'kernel-journal':
+      return createKernelJournalSource({
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          journalPath: disk.journal,
+          cowStorePath: disk.cowStore,
+        })),
+        openJournal: openKernelJournal,
+        ...(source.chunkBytes === undefined ? {} : { chunkBytes: source.chunkBytes }),
+        ...(source.consistencyIntervalMs === undefined
+          ? {}
+          : { intervalMs: source.consistencyIntervalMs }),
+        ...(source.barrierMinIntervalMs === undefined
+          ? {}
+          : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
+        logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
+      });
   }
 }
 
-function buildTarget(target: TargetConfig, logger: Logger): Target {
+/** The target a configuration describes (the commands that read restore points back use it too). */
+export function buildTarget(target: TargetConfig, logger: Logger): Target {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -147,6 +167,8 @@ export interface RuntimeOptions {
   readonly feeds?: boolean;
   /** Start the targets' replays (default true). */
   readonly targets?: boolean;
+  /** Wraps each target as it is built (instrumentation around the real adapter). */
+  readonly decorateTarget?: (name: string, target: Target) => Target;
 }
 
 export async function startRuntime(
@@ -189,6 +211,7 @@ export async function startRuntime(
               ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
             },
       logger: logger.child({ component: 'log' }),
+      driver: config.logDriver,
       replicationFactor: config.kafka?.replicationFactor ?? 1,
     });
     closers.push(() => log.close());
@@ -205,7 +228,11 @@ export async function startRuntime(
     });
     const restorePointCodec = createRestorePointCodec({ registry, subject: `${rpTopic}-value` });
     await restorePointCodec.register();
-    const control: ControlChannel = await openControlChannel({ log, prefix });
+    const control: ControlChannel = await openControlChannel({
+      log,
+      prefix,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+    });
     closers.push(() => control.close());
 
     const codecs = new Map<string, RecordCodec>();
@@ -288,7 +315,8 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const target = buildTarget(targetConfig, logger);
+        const built = buildTarget(targetConfig, logger);
+        const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());
         const writer: RestorePointWriter = createRestorePointWriter({
@@ -304,6 +332,7 @@ export async function startRuntime(
           decoder,
           feeds: targetConfig.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
           groupId: replayGroupId(prefix, targetConfig.name),
+          sessionTimeoutMs: config.sessionTimeoutMs,
           restorePoints: writer,
           lastRestorePoints: known,
           requestRebaseline: (feed, disk, reason) => {

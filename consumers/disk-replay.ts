@@ -117,6 +117,23 @@ export class DiskReplay {
     };
   }
 
+  /**
+   * Records between `expectedOffset` and `receivedOffset` left the log (retention) before this
+   * target read them: whatever epoch was open cannot be completed, and an incremental epoch
+   * needs a base the target may not hold. The disk waits for a FULL epoch, like a target that
+   * starts on expired history.
+   */
+  historyLost(expectedOffset: number, receivedOffset: number): void {
+    if (this.#stopped !== null) return;
+    const open = this.#epoch;
+    this.#expectedSeq = null;
+    if (open === null && this.#waiting !== null) return;
+    this.#wait(
+      `the log lost offsets ${expectedOffset}..${receivedOffset - 1} of disk ${this.#options.diskId} to retention before target ${this.#options.targetName} read them` +
+        (open === null ? '' : `, in the middle of epoch ${open.begin.epoch}`),
+    );
+  }
+
   /** Forgets the position (after a rewind): the next record is taken as the first. */
   rewound(): void {
     this.#expectedSeq = null;
@@ -164,7 +181,26 @@ export class DiskReplay {
     await disk?.close();
   }
 
-  #stop(error: unknown, record: ExtentlogRecord, offset: number): void {
+  /** Stops the disk at a record that cannot be decoded (corrupt frame, unknown schema id). */
+  undecodable(error: unknown, offset: number): void {
+    if (this.#stopped !== null) return;
+    const after = this.#expectedSeq === null ? '' : ` (expected seq ${this.#expectedSeq})`;
+    this.#stop(
+      new TargetError(
+        'EXTENTLOG_ERR_REPLAY_DECODE',
+        `disk ${this.#options.diskId} of feed ${this.#options.feed}: the record at log offset ${offset}${after} cannot be decoded: ${(error as Error).message}`,
+        { cause: error },
+      ),
+      { feed: this.#options.feed, disk: this.#options.diskId, seq: this.#expectedSeq ?? -1 },
+      offset,
+    );
+  }
+
+  #stop(
+    error: unknown,
+    record: Pick<ExtentlogRecord, 'feed' | 'disk' | 'seq'>,
+    offset: number,
+  ): void {
     const stopped =
       error instanceof TargetError
         ? error
@@ -173,9 +209,11 @@ export class DiskReplay {
             `disk ${record.disk}: ${(error as Error).message}`,
             { cause: error },
           );
+    // Every stop names the log offset, so an operator can find the record with Kafka tools.
+    const where = `log offset ${offset}`;
     this.#stopped = new TargetError(
       stopped.code as keyof typeof TargetError.codes,
-      stopped.message,
+      stopped.message.includes(where) ? stopped.message : `${stopped.message} (${where})`,
       {
         cause: stopped.cause,
         details: {

@@ -36,6 +36,15 @@ export const TARGET_ERRORS = {
       'writing, zeroing or syncing the target failed (I/O error, no space); retried after a back-off',
     retriable: true,
   },
+  EXTENTLOG_ERR_TARGET_READ: {
+    summary: 'reading a restore point back from the target failed (I/O error, file ended early)',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_TARGET_POINT_UNAVAILABLE: {
+    summary:
+      'the target does not hold the restore point asked for (a file target keeps only the latest)',
+    retriable: false,
+  },
   EXTENTLOG_ERR_TARGET_CLOSED: {
     summary: 'a target disk was used after close()',
     retriable: false,

@@ -37,7 +37,6 @@ import type {
 import type { ExtentlogRecord } from '../schemas/extentlog-record.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { DiskReplay, type DiskReplayStatus } from './disk-replay.js';
-import { TargetError } from './errors.js';
 import type { RestorePointWriter } from './restore-points.js';
 import type { Target } from './target.js';
 
@@ -53,6 +52,8 @@ export interface ReplayOptions {
   readonly decoder: { decode(frame: Buffer): Promise<ExtentlogRecord> };
   readonly feeds: readonly ReplayFeed[];
   readonly groupId: string;
+  /** How long the group keeps a crashed member's partitions (and a restart waits to rejoin). */
+  readonly sessionTimeoutMs?: number;
   readonly restorePoints: RestorePointWriter;
   /** The latest restore point per `<target>/<feed>/<disk>`, read before starting. */
   readonly lastRestorePoints: ReadonlyMap<string, RestorePoint>;
@@ -92,6 +93,8 @@ export interface Replay {
   resume(): void;
   stop(): Promise<void>;
 }
+
+const TOPIC_POLL_MS = 500;
 
 interface RewindMetadata {
   readonly v: 1;
@@ -156,13 +159,17 @@ class ReplayEngine implements Replay {
   readonly #status$: BehaviorSubject<ReplayStatus>;
   readonly status$: Observable<ReplayStatus>;
   readonly #feedOfTopic: Map<string, string>;
+  readonly #restorePoints: Map<string, RestorePoint>;
   #consumer: LogConsumer | null = null;
   #timer: NodeJS.Timeout | null = null;
   #paused = false;
+  #stopping = false;
+  #starting: Promise<void> = Promise.resolve();
 
   constructor(options: ReplayOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#restorePoints = new Map(options.lastRestorePoints);
     this.#feedOfTopic = new Map(options.feeds.map(({ feed, topic }) => [topic, feed]));
     this.#status$ = new BehaviorSubject(this.status());
     this.status$ = this.#status$.asObservable();
@@ -192,11 +199,30 @@ class ReplayEngine implements Replay {
   }
 
   async start(): Promise<void> {
+    if ((await this.#topicsMissing()).length > 0) {
+      // Subscribing to a topic that does not exist fails: wait for the feeds in the background.
+      this.#starting = this.#topicsCreated()
+        .then(() => (this.#stopping ? undefined : this.#subscribe()))
+        .catch((error: unknown) =>
+          this.#options.logger.error(
+            { target: this.#options.targetName, err: error },
+            'replay could not start',
+          ),
+        );
+      return;
+    }
+    await this.#subscribe();
+  }
+
+  async #subscribe(): Promise<void> {
     const { log, feeds, groupId } = this.#options;
     this.#consumer = await log.consumer({
       groupId,
       topics: feeds.map(({ topic }) => topic),
       fromBeginning: true,
+      ...(this.#options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeoutMs: this.#options.sessionTimeoutMs }),
     });
     this.#timer = setInterval(
       () => void this.#checkpointAll(false),
@@ -207,6 +233,24 @@ class ReplayEngine implements Replay {
       onBatch: (batch) => this.#onBatch(batch),
       onRevoked: (partitions) => this.#onRevoked(partitions),
     });
+  }
+
+  /**
+   * A feed creates its topic when it first starts; a target process started before it
+   * waits for the topic instead of failing to subscribe.
+   */
+  async #topicsMissing(): Promise<string[]> {
+    const existing = new Set(await this.#options.log.admin.listTopics());
+    return this.#options.feeds.map(({ topic }) => topic).filter((topic) => !existing.has(topic));
+  }
+
+  async #topicsCreated(): Promise<void> {
+    this.#options.logger.info(
+      { target: this.#options.targetName, topics: await this.#topicsMissing() },
+      'waiting for the feeds to create their topics',
+    );
+    while (!this.#stopping && (await this.#topicsMissing()).length > 0)
+      await new Promise((resolve) => setTimeout(resolve, TOPIC_POLL_MS));
   }
 
   pause(): void {
@@ -230,6 +274,8 @@ class ReplayEngine implements Replay {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#starting;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     await this.#checkpointAll(true).catch((error: unknown) =>
@@ -288,9 +334,12 @@ class ReplayEngine implements Replay {
         target: this.#options.target,
         feed: state.feed,
         diskId,
-        lastRestorePoint:
-          this.#options.lastRestorePoints.get(`${targetName}/${state.feed}/${diskId}`) ?? null,
-        publishRestorePoint: (point) => this.#options.restorePoints.publish(point),
+        lastRestorePoint: this.#restorePoints.get(`${targetName}/${state.feed}/${diskId}`) ?? null,
+        publishRestorePoint: async (point) => {
+          await this.#options.restorePoints.publish(point);
+          // A disk rebuilt after a retry must start from the newest point, not the one read at start.
+          this.#restorePoints.set(`${point.target}/${point.feed}/${point.disk}`, point);
+        },
         requestRebaseline: (reason) => this.#options.requestRebaseline(state.feed, diskId, reason),
         logger: this.#options.logger,
         now: this.#now,
@@ -322,6 +371,11 @@ class ReplayEngine implements Replay {
   async #apply(state: PartitionState, batch: ConsumedBatch): Promise<void> {
     const messages = batch.messages.filter((message) => message.offset >= state.nextOffset);
     if (messages.length === 0) return;
+    // Offsets of an extents topic are contiguous (no compaction, no transactions): a jump
+    // means the consumer was reset past records that retention deleted.
+    const first = messages[0]!.offset;
+    if (first > state.nextOffset)
+      for (const disk of state.disks.values()) disk.historyLost(state.nextOffset, first);
     let sealed = false;
     await lastValueFrom(
       from(messages).pipe(
@@ -350,27 +404,13 @@ class ReplayEngine implements Replay {
   }
 
   async #decode(disk: DiskReplay, message: ConsumedMessage): Promise<ExtentlogRecord | null> {
-    if (message.value === null) return null;
+    if (message.value === null || disk.stopped !== null) return null;
     try {
       return await this.#options.decoder.decode(message.value);
     } catch (error) {
       // The record cannot be read: stop its disk here, like any other bad record.
-      await disk.process(
-        {
-          type: 'heartbeat',
-          feed: '',
-          disk: message.key?.toString('utf8') ?? '',
-          epoch: 0,
-          seq: -1,
-          lastCommittedEpoch: null,
-          sentAtMs: 0,
-        },
-        message.offset,
-        false,
-      );
-      throw new TargetError('EXTENTLOG_ERR_REPLAY_DECODE', `${(error as Error).message}`, {
-        cause: error,
-      });
+      disk.undecodable(error, message.offset);
+      return null;
     }
   }
 

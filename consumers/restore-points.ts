@@ -6,7 +6,11 @@
  */
 import type { LogClient, LogProducer } from '../log/log-client.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
-import { parseRestorePointKey, restorePointKey } from '../schemas/restore-point.js';
+import {
+  parseRestorePointKey,
+  restorePointKey,
+  type RestorePointKeyParts,
+} from '../schemas/restore-point.js';
 
 export interface RestorePointCodec {
   encode(point: RestorePoint): Buffer;
@@ -47,15 +51,18 @@ export function createRestorePointWriter(options: {
   };
 }
 
-/** The latest restore point per target and disk, read from the whole (compacted) topic. */
-export async function readRestorePoints(options: {
+interface RestorePointScan {
   readonly log: LogClient;
   readonly topic: string;
   readonly codec: RestorePointCodec;
-}): Promise<Map<string, RestorePoint>> {
-  const latest = new Map<string, RestorePoint>();
+}
+
+/** Every record of the topic in offset order: a restore point, or null for a tombstone. */
+async function* scanRestorePoints(
+  options: RestorePointScan,
+): AsyncIterable<{ key: string; point: RestorePoint | null }> {
   const topics = await options.log.admin.listTopics();
-  if (!topics.includes(options.topic)) return latest;
+  if (!topics.includes(options.topic)) return;
   for (const { partition, startOffset, endOffset } of await options.log.admin.offsets(
     options.topic,
   )) {
@@ -68,10 +75,39 @@ export async function readRestorePoints(options: {
     })) {
       if (message.key === null) continue;
       const parts = parseRestorePointKey(message.key);
-      const key = `${parts.target}/${parts.feed}/${parts.disk}`;
-      if (message.value === null) latest.delete(key);
-      else latest.set(key, await options.codec.decode(message.value));
+      yield {
+        key: `${parts.target}/${parts.feed}/${parts.disk}`,
+        point: message.value === null ? null : await options.codec.decode(message.value),
+      };
     }
   }
+}
+
+/** The latest restore point per `<target>/<feed>/<disk>`, read from the whole (compacted) topic. */
+export async function readRestorePoints(
+  options: RestorePointScan,
+): Promise<Map<string, RestorePoint>> {
+  const latest = new Map<string, RestorePoint>();
+  for await (const { key, point } of scanRestorePoints(options)) {
+    if (point === null) latest.delete(key);
+    else latest.set(key, point);
+  }
   return latest;
+}
+
+/**
+ * The restore points of one target and disk still in the topic, oldest first. Compaction
+ * keeps only the latest per key, so older ones are there only until the log is compacted.
+ */
+export async function readRestorePointHistory(
+  options: RestorePointScan & { readonly key: RestorePointKeyParts },
+): Promise<RestorePoint[]> {
+  const wanted = `${options.key.target}/${options.key.feed}/${options.key.disk}`;
+  let history: RestorePoint[] = [];
+  for await (const { key, point } of scanRestorePoints(options)) {
+    if (key !== wanted) continue;
+    if (point === null) history = [];
+    else history.push(point);
+  }
+  return history;
 }

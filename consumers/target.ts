@@ -5,7 +5,11 @@
  *
  * Every apply must be idempotent: after a crash, the engine re-applies records from the last
  * committed offset, so the same bytes may be written to the same place twice.
+ *
+ * Reading back (`openRestorePoint`, optional) serves `extentlog verify` and `extentlog
+ * restore`: a target that can hand out the disk as of a restore point implements it.
  */
+import type { RestorePoint } from '../schemas/restore-point.js';
 
 export type ExtentOp = 'WRITE' | 'ZERO' | 'DISCARD';
 
@@ -58,10 +62,36 @@ export interface TargetDisk {
   close(): Promise<void>;
 }
 
+/** Half-open [startBytes, endBytes) in bytes. */
+export interface DiskRange {
+  readonly startBytes: number;
+  readonly endBytes: number;
+}
+
+/** The disk as of one restore point, for reading. */
+export interface RestorePointReader {
+  /** The disk's size at the restore point. */
+  readonly sizeBytes: number;
+  /** Exactly `lengthBytes` at `offsetBytes`, within [0, sizeBytes). */
+  read(offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  /**
+   * The ranges that may hold data, in order and within [0, sizeBytes); everything between
+   * them reads as zeros. Absent when the target cannot tell: then all of it is data.
+   */
+  dataRanges?(): AsyncIterable<DiskRange>;
+  close(): Promise<void>;
+}
+
 export interface Target {
   /** A short name for logs and status: 'file', 'iscsi', 's3', 'ebs', … */
   readonly kind: string;
   /** Opens (creating where needed) the target of one disk; refuses one that is too small. */
   openDisk(disk: TargetDiskInfo): Promise<TargetDisk>;
+  /**
+   * Opens `point` for reading. `newest` is the latest restore point of the same target and
+   * disk in the restore-points topic: a target that keeps only its current state (a file
+   * or block device) can serve `newest` alone and refuses any other point.
+   */
+  openRestorePoint?(point: RestorePoint, newest: RestorePoint): Promise<RestorePointReader>;
   close(): Promise<void>;
 }

@@ -53,6 +53,8 @@ function parseControl(value: Buffer | null): ControlMessage | null {
 export async function openControlChannel(options: {
   readonly log: LogClient;
   readonly prefix: string;
+  /** Session timeout of the listening consumer groups (see ConsumerOptions). */
+  readonly sessionTimeoutMs?: number;
 }): Promise<ControlChannel> {
   const topic = controlTopic(options.prefix);
   await options.log.admin.ensureTopic({ topic, partitions: 1, retentionMs: 24 * 3600 * 1000 });
@@ -80,6 +82,9 @@ export async function openControlChannel(options: {
         groupId,
         topics: [topic],
         fromBeginning: true,
+        ...(options.sessionTimeoutMs === undefined
+          ? {}
+          : { sessionTimeoutMs: options.sessionTimeoutMs }),
       });
       consumers.add(consumer);
       await consumer.run({

@@ -4,6 +4,7 @@
  * are bytes and durations milliseconds, as their names say.
  */
 import { z } from 'zod';
+import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
 const name = z
@@ -81,8 +82,32 @@ export const ociSourceSchema = z.strictObject({
   pollIntervalMs: positiveInt.default(2000),
   operationTimeoutMs: positiveInt.default(30 * 60_000),
 });
+export const kernelJournalSourceSchema = z.strictObject({
+  type: z.literal('kernel-journal'),
+  disks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        /** The extentlog target's journal, /dev/extentlog/<name>. */
+        journal: z.string().min(1),
+        /** A file or block device for COW snapshots, not on the protected device. */
+        cowStore: z.string().min(1),
+      }),
+    )
+    .min(1),
+  /** COW granularity: a power of two from 4 KiB to 1 MiB. */
+  chunkBytes: positiveInt.optional(),
+  /** Longest time between consistency points while writes arrive. */
+  consistencyIntervalMs: positiveInt.optional(),
+  /** A consistency point this soon after a flush or FUA write. */
+  barrierMinIntervalMs: positiveInt.optional(),
+});
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema, ociSourceSchema]);
+export const sourceSchema = z.discriminatedUnion('type', [
+  imageSourceSchema,
+  kernelJournalSourceSchema,
+  ociSourceSchema,
+]);
 
 export const feedSchema = z.strictObject({
   name,
@@ -161,7 +186,17 @@ export const configSchema = z
   .strictObject({
     dataDir: z.string().min(1).default('./data'),
     topicPrefix: name.default('extentlog'),
+    /**
+     * Session timeout of this process's consumer groups (replays, control listeners): how
+     * long a crashed process holds its partitions, and how long its restart waits to rejoin.
+     */
+    sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /**
+     * The Kafka client library, for the embedded broker and `kafka.brokers` alike: 'auto'
+     * takes librdkafka when it is installed (scripts/setup.sh --librdkafka), else kafkajs.
+     */
+    logDriver: z.enum(LOG_DRIVER_CHOICES).default('auto'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
@@ -203,11 +238,13 @@ export const configSchema = z
           message: 'mutual CHAP needs chap too: the initiator proves itself first',
         });
       target.feeds.forEach((feed, feedIndex) => {
-        if (!feeds.has(feed)) {
+        // On a Kafka cluster a target may follow feeds that run on other hosts; on the
+        // embedded broker every feed runs here, so an unknown name is a mistake.
+        if (!feeds.has(feed) && config.kafka === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['targets', index, 'feeds', feedIndex],
-            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'}`,
+            message: `no feed named '${feed}'; the feeds are ${[...feeds].map((known) => `'${known}'`).join(', ') || 'none'} (only with kafka may a target follow feeds that run elsewhere)`,
           });
         }
       });

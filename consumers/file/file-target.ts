@@ -5,7 +5,9 @@
  * (see `pathTemplate` for `/var/lib/extentlog/{feed}/{disk}.img`).
  *
  * A restore point's location is the path: the image (or device) holds the disk as of the
- * last committed epoch whenever the replay engine is between epochs.
+ * last committed epoch whenever the replay engine is between epochs. That is also the only
+ * restore point it can hand back (`openRestorePoint`): older ones were overwritten, and
+ * while a replay applies a newer epoch the image holds a mix of the two.
  */
 import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
@@ -14,14 +16,17 @@ import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import * as fileio from '../../native/fileio/index.js';
 import { TargetError } from '../errors.js';
+import type { RestorePoint } from '../../schemas/restore-point.js';
 import { OpenDisks } from '../open-disks.js';
-import type { Target, TargetDisk, TargetDiskInfo } from '../target.js';
+import type { RestorePointReader, Target, TargetDisk, TargetDiskInfo } from '../target.js';
 import { blockDeviceMedium, tooSmall } from './block-device-medium.js';
 import { imageFileMedium, type Zeroing } from './image-file-medium.js';
+import { openImageReader } from './image-reader.js';
+import type { DiskName } from './path-template.js';
 import { FileTargetDisk } from './target-disk.js';
 
 export interface FileTargetOptions {
-  readonly pathFor: (disk: TargetDiskInfo) => string;
+  readonly pathFor: (disk: DiskName) => string;
   /** Create missing image files (and their directories); false refuses a missing path. */
   readonly createFiles?: boolean;
   /**
@@ -119,9 +124,35 @@ export function createFileTarget(options: FileTargetOptions): Target {
     }
   }
 
+  async function openRestorePoint(
+    point: RestorePoint,
+    newest: RestorePoint,
+  ): Promise<RestorePointReader> {
+    const targetPath = pathFor({ feed: point.feed, diskId: point.disk });
+    if (point.epoch !== newest.epoch)
+      throw new TargetError(
+        'EXTENTLOG_ERR_TARGET_POINT_UNAVAILABLE',
+        `disk ${point.disk} of feed ${point.feed}: the file target ${point.target} holds only its latest restore point (epoch ${newest.epoch}) in ${targetPath}; epoch ${point.epoch} was overwritten by later epochs: ask for epoch ${newest.epoch}, or keep older restore points on a target that stores them`,
+        {
+          details: {
+            diskId: point.disk,
+            path: targetPath,
+            epoch: point.epoch,
+            latestEpoch: newest.epoch,
+          },
+        },
+      );
+    return openImageReader({
+      path: targetPath,
+      diskId: point.disk,
+      sizeBytes: point.diskSizeBytes,
+    });
+  }
+
   return {
     kind: 'file',
     openDisk,
+    openRestorePoint,
     close: () => disks.closeAll(),
   };
 }

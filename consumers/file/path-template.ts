@@ -7,6 +7,9 @@
 import { TargetError } from '../errors.js';
 import type { TargetDiskInfo } from '../target.js';
 
+/** What a path is made of: the feed and the disk id. */
+export type DiskName = Pick<TargetDiskInfo, 'feed' | 'diskId'>;
+
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 const KNOWN = new Set(['feed', 'disk']);
 
@@ -17,7 +20,7 @@ function encodeSegment(value: string): string {
 }
 
 /** Validates `template` once and returns the function that expands it per disk. */
-export function pathTemplate(template: string): (disk: TargetDiskInfo) => string {
+export function pathTemplate(template: string): (disk: DiskName) => string {
   if (template === '')
     throw new TargetError('EXTENTLOG_ERR_TARGET_CONFIG', 'file target: the path template is empty');
   for (const [, name] of template.matchAll(PLACEHOLDER))

@@ -123,11 +123,12 @@ export class KafkajsConsumer implements LogConsumer {
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     try {
       await this.#consumer.commitOffsets(
+        // The metadata carries a replay's resume state (its open epoch's rewind offset).
         offsets.map(({ topic, partition, offset, metadata }) => ({
           topic,
           partition,
           offset: String(offset),
-          ...(metadata === undefined ? {} : { metadata }),
+          ...(metadata === undefined || metadata === null ? {} : { metadata }),
         })),
       );
     } catch (error) {

@@ -14,7 +14,7 @@
  */
 import { describeError } from '../../errors/extentlog-error.js';
 import { NativeError } from '../errors.js';
-import { loadAddon } from '../load-addon.js';
+import { loadAddon } from '../addon-loader.js';
 import { ExtendedCdbRelay, type PortalAddress } from './extended-cdb-relay.js';
 import { connectFailure, iscsiFailure, senseOf, type IscsiLunAddress } from './iscsi-failure.js';
 import {
@@ -96,21 +96,18 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const MAX_UNIT_ATTENTIONS = 8;
 const MAX_TRANSFER_BYTES = 0xffffffff;
 
-const { addon, failure: loadFailure } = loadAddon<IscsiAddon>(ADDON_NAME, import.meta.url);
+const handle = loadAddon<IscsiAddon>(
+  ADDON_NAME,
+  import.meta.url,
+  'install the Debian packages libiscsi-dev and build-essential, then run `npm run build:native`',
+);
 
 export function isAvailable(): boolean {
-  return addon !== null;
+  return handle.isAvailable();
 }
 
 function loaded(neededFor: string): IscsiAddon {
-  if (addon !== null) return addon;
-  throw new NativeError(
-    'EXTENTLOG_ERR_NATIVE_NOT_BUILT',
-    `native addon '${ADDON_NAME}' is not built (needed for ${neededFor}): install the Debian ` +
-      'packages libiscsi-dev and build-essential, then run `npm run build:native`' +
-      ` (loading it said: ${loadFailure})`,
-    { details: { addon: ADDON_NAME } },
-  );
+  return handle.get(neededFor);
 }
 
 /** Throws `NativeError` (EXTENTLOG_ERR_NATIVE_NOT_BUILT) naming `neededFor` unless the addon loads. */

@@ -7,14 +7,11 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { describeError } from '../../errors/extentlog-error.js';
+import { dataRanges, type ByteRange } from '../../native/fileio/data-ranges.js';
 import * as fileio from '../../native/fileio/index.js';
 import { SourceError } from '../errors.js';
 
-/** Half-open [startBytes, endBytes). */
-export interface ByteRange {
-  readonly startBytes: number;
-  readonly endBytes: number;
-}
+export type { ByteRange };
 
 export class DiskFile {
   private constructor(
@@ -143,23 +140,11 @@ export class DiskFile {
    */
   async dataRanges(startBytes: number, endBytes: number): Promise<ByteRange[]> {
     if (!this.detectHoles) return [{ startBytes, endBytes }];
-    const ranges: ByteRange[] = [];
     try {
-      let cursor = startBytes;
-      while (cursor < endBytes) {
-        const dataBytes = await fileio.seekData(this.handle.fd, cursor, { path: this.path });
-        if (dataBytes === -1 || dataBytes >= endBytes) break;
-        const holeBytes = await fileio.seekHole(this.handle.fd, dataBytes, { path: this.path });
-        // -1 here means the file shrank between the two calls: read it as data, and the read
-        // reports the truncation.
-        const dataEndBytes = holeBytes === -1 ? endBytes : Math.min(holeBytes, endBytes);
-        ranges.push({ startBytes: dataBytes, endBytes: dataEndBytes });
-        cursor = dataEndBytes;
-      }
+      return await dataRanges(this.handle.fd, startBytes, endBytes, { path: this.path });
     } catch (error) {
       throw this.readError(error, startBytes);
     }
-    return ranges;
   }
 
   private readError(error: unknown, offsetBytes: number): SourceError {

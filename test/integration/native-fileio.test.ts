@@ -54,8 +54,9 @@ test('without the addon, every call names the addon, the package and the build c
   const copy = path.join(tmp.dir, 'no-addon');
   for (const file of [
     'native/fileio/index.js',
+    'native/addon-loader.js',
+    'native/native-call.js',
     'native/errors.js',
-    'native/load-addon.js',
     'errors/extentlog-error.js',
   ]) {
     await mkdir(path.dirname(path.join(copy, file)), { recursive: true });

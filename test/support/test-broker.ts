@@ -31,3 +31,4 @@ export async function startTestBroker(
   });
   return { ...broker, dataDir, address: `${broker.host}:${broker.port}` };
 }
+export { eventually } from './eventually.js';

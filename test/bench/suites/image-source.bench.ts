@@ -8,14 +8,14 @@
  * as a second would find nothing to do).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { open, rm, truncate, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { createImageSource } from '../../../producers/image/image-source.js';
 import type { ChangeSource, CommittedReference, DiskInfo } from '../../../producers/source.js';
 import { drainChangeSet } from '../../support/drain-change-set.js';
+import { changeOnePercent, makeImage } from '../bench-images.js';
 import { MiB, timeRow, type BenchContext, type BenchRow, type BenchSuite } from '../harness.js';
 
 const run = promisify(execFile);
@@ -32,32 +32,6 @@ async function median(runs: number, operation: () => Promise<unknown>): Promise<
   for (let index = 0; index < runs; index++) times.push(await seconds(operation));
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)] ?? Number.NaN;
-}
-
-/** Half allocated: 4 MiB of data in every 8 MiB. */
-async function makeImage(imagePath: string, sizeBytes: number): Promise<void> {
-  await writeFile(imagePath, '');
-  await truncate(imagePath, sizeBytes);
-  const handle = await open(imagePath, 'r+');
-  const chunk = randomBytes(4 * MiB);
-  for (let offsetBytes = 0; offsetBytes < sizeBytes; offsetBytes += 8 * MiB) {
-    chunk.writeDoubleLE(offsetBytes, 0);
-    await handle.write(chunk, 0, chunk.length, offsetBytes);
-  }
-  await handle.close();
-}
-
-/** Rewrites 1 % of the blocks, spread over the data and the holes. */
-async function changeOnePercent(imagePath: string, sizeBytes: number): Promise<number> {
-  const handle = await open(imagePath, 'r+');
-  const blocks = sizeBytes / BLOCK;
-  let changed = 0;
-  for (let block = 37; block < blocks; block += 100) {
-    await handle.write(randomBytes(BLOCK), 0, BLOCK, block * BLOCK);
-    changed++;
-  }
-  await handle.close();
-  return changed;
 }
 
 async function cycle(source: ChangeSource, disk: DiskInfo, since: CommittedReference | null) {

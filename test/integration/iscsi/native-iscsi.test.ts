@@ -318,7 +318,7 @@ test('without the addon, opening a session names the addon, the package and the 
       .filter((name) => name.endsWith('.js'))
       .map((name) => `native/iscsi/${name}`),
     'native/errors.js',
-    'native/load-addon.js',
+    'native/addon-loader.js',
     'errors/extentlog-error.js',
   ];
   for (const file of files) {
