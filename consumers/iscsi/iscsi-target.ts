@@ -5,7 +5,8 @@
  * that breaks is re-established (lun-connection.ts) and the writes it may have lost are issued
  * again before the next SYNCHRONIZE CACHE (target-disk.ts).
  *
- * A restore point's location is the LUN's URL, iscsi://<portal>/<target IQN>/<lun>.
+ * A restore point's location is the LUN's URL, iscsi://<portal>/<target IQN>/<lun>. The LUN
+ * holds the latest restore point only; `openRestorePoint` reads it back (lun-reader.ts).
  */
 import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
@@ -14,13 +15,16 @@ import * as iscsi from '../../native/iscsi/index.js';
 import type { ChapCredentials, IscsiLunAddress } from '../../native/iscsi/index.js';
 import { TargetError } from '../errors.js';
 import { OpenDisks } from '../open-disks.js';
-import type { Target, TargetDisk, TargetDiskInfo } from '../target.js';
+import type { RestorePoint } from '../../schemas/restore-point.js';
+import type { RestorePointReader, Target, TargetDisk, TargetDiskInfo } from '../target.js';
+import type { Lun } from './lun.js';
 import { openLunConnection } from './lun-connection.js';
+import { lunReader } from './lun-reader.js';
 import { IscsiTargetDisk, lunTooSmall } from './target-disk.js';
 
 export interface IscsiTargetOptions {
   /** The LUN of a disk; throws a TargetError (EXTENTLOG_ERR_TARGET_CONFIG) for a disk it has none for. */
-  readonly lunFor: (disk: TargetDiskInfo) => IscsiLunAddress;
+  readonly lunFor: (disk: DiskOfFeed) => IscsiLunAddress;
   readonly initiatorIqn: string;
   readonly chap?: ChapCredentials;
   readonly targetChap?: ChapCredentials;
@@ -36,6 +40,8 @@ export interface IscsiTargetOptions {
   readonly logger: Logger;
 }
 
+export type DiskOfFeed = Pick<TargetDiskInfo, 'feed' | 'diskId'>;
+
 const MiB = 1024 * 1024;
 
 export function lunUrl(address: IscsiLunAddress): string {
@@ -47,7 +53,7 @@ export function createIscsiTarget(options: IscsiTargetOptions): Target {
   const { logger } = options;
   const disks = new OpenDisks();
 
-  function openFailure(disk: TargetDiskInfo, address: IscsiLunAddress, error: unknown): unknown {
+  function openFailure(disk: DiskOfFeed, address: IscsiLunAddress, error: unknown): unknown {
     if (error instanceof TargetError) return error;
     return new TargetError(
       'EXTENTLOG_ERR_TARGET_OPEN',
@@ -60,11 +66,10 @@ export function createIscsiTarget(options: IscsiTargetOptions): Target {
     );
   }
 
-  async function openDisk(disk: TargetDiskInfo): Promise<TargetDisk> {
+  async function connect(disk: DiskOfFeed): Promise<{ lun: Lun; address: IscsiLunAddress }> {
     const address = options.lunFor(disk);
-    let lun;
     try {
-      lun = await openLunConnection({
+      const lun = await openLunConnection({
         session: {
           ...address,
           initiatorIqn: options.initiatorIqn,
@@ -83,9 +88,14 @@ export function createIscsiTarget(options: IscsiTargetOptions): Target {
         ...(options.maxWriteBytes === undefined ? {} : { maxWriteBytes: options.maxWriteBytes }),
         logger,
       });
+      return { lun, address };
     } catch (error) {
       throw openFailure(disk, address, error);
     }
+  }
+
+  async function openDisk(disk: TargetDiskInfo): Promise<TargetDisk> {
+    const { lun, address } = await connect(disk);
     if (lun.geometry.sizeBytes < disk.sizeBytes) {
       await lun.close();
       throw lunTooSmall(disk.diskId, lun, disk.sizeBytes, lun.geometry);
@@ -106,9 +116,48 @@ export function createIscsiTarget(options: IscsiTargetOptions): Target {
     return disks.track(targetDisk);
   }
 
+  async function openRestorePoint(
+    point: RestorePoint,
+    newest: RestorePoint,
+  ): Promise<RestorePointReader> {
+    const disk = { feed: point.feed, diskId: point.disk };
+    if (point.epoch !== newest.epoch)
+      throw new TargetError(
+        'EXTENTLOG_ERR_TARGET_POINT_UNAVAILABLE',
+        `disk ${point.disk} of feed ${point.feed}: the iscsi target ${point.target} holds only its latest restore point (epoch ${newest.epoch}) on ${lunUrl(options.lunFor(disk))}; epoch ${point.epoch} was overwritten by later epochs: ask for epoch ${newest.epoch}`,
+        {
+          details: {
+            diskId: point.disk,
+            feed: point.feed,
+            epoch: point.epoch,
+            latestEpoch: newest.epoch,
+          },
+        },
+      );
+    const { lun, address } = await connect(disk);
+    if (lun.geometry.sizeBytes < point.diskSizeBytes) {
+      await lun.close();
+      throw new TargetError(
+        'EXTENTLOG_ERR_TARGET_POINT_UNAVAILABLE',
+        `disk ${point.disk} of feed ${point.feed}: ${lunUrl(address)} holds ${lun.geometry.sizeBytes} bytes, but the disk had ${point.diskSizeBytes} at epoch ${point.epoch}: the LUN is not this disk's replica`,
+        {
+          details: {
+            diskId: point.disk,
+            feed: point.feed,
+            lun: lunUrl(address),
+            lunBytes: lun.geometry.sizeBytes,
+            diskBytes: point.diskSizeBytes,
+          },
+        },
+      );
+    }
+    return lunReader(lun, point.disk, point.diskSizeBytes);
+  }
+
   return {
     kind: 'iscsi',
     openDisk,
+    openRestorePoint,
     close: () => disks.closeAll(),
   };
 }
@@ -126,7 +175,7 @@ export function lunTable(
     readonly lun: number;
     readonly portal?: string;
   }[],
-): (disk: TargetDiskInfo) => IscsiLunAddress {
+): (disk: DiskOfFeed) => IscsiLunAddress {
   return (disk) => {
     const entry =
       luns.find((candidate) => candidate.disk === disk.diskId && candidate.feed === disk.feed) ??

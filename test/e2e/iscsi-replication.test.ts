@@ -1,14 +1,19 @@
 /**
  * A feed replayed into a tgtd LUN end to end, on the embedded broker: after every cycle the
  * LUN, read back over iSCSI, has the source image's sha256, and the zeroed ranges are holes
- * in the LUN's backing file (thin provisioning on: ZERO becomes WRITE SAME with UNMAP).
+ * in the LUN's backing file (thin provisioning on: ZERO becomes WRITE SAME with UNMAP). The
+ * target reads its latest restore point back (as `extentlog verify` does) and refuses older
+ * ones.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { startRuntime, type Runtime } from '../../bin/runtime.js';
+import type { Target } from '../../consumers/target.js';
+import type { RestorePoint } from '../../schemas/restore-point.js';
 import { Tgtd } from '../peers/tgtd.js';
 import { eventually } from '../support/eventually.js';
 import { createSampleDisk, patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
@@ -33,6 +38,21 @@ async function restorePoint(runtime: Runtime, target: string, epoch: number) {
     },
     90_000,
   );
+}
+
+/** sha256 of a restore point as the target reads it back, in chunks that cut blocks. */
+async function sha256OfRestorePoint(target: Target, point: RestorePoint): Promise<string> {
+  const reader = await target.openRestorePoint!(point, point);
+  try {
+    assert.equal(reader.sizeBytes, point.diskSizeBytes);
+    const hash = createHash('sha256');
+    const chunkBytes = 3 * MiB + 1000;
+    for (let at = 0; at < reader.sizeBytes; at += chunkBytes)
+      hash.update(await reader.read(at, Math.min(chunkBytes, reader.sizeBytes - at)));
+    return hash.digest('hex');
+  } finally {
+    await reader.close();
+  }
 }
 
 test('a feed replays into a thin tgtd LUN: each restore point equals the source, zeros are holes', async (t) => {
@@ -100,16 +120,24 @@ test('a feed replays into a thin tgtd LUN: each restore point equals the source,
       holes: [[33 * MiB, 30 * MiB]],
     },
   ];
+  const points: RestorePoint[] = [];
   for (const [index, cycle] of cycles.entries()) {
     await cycle.mutate();
     const [result] = await feed.syncNow();
     assert.ok(result?.committed, `cycle ${index} committed`);
     const point = await restorePoint(runtime, 'san', result.committed.epoch);
+    points.push(point);
     assert.equal(point.location, `iscsi://${tgtd.portal}/${IQN}/1`);
+    const sourceSha256 = await sha256OfFile(sourcePath);
     assert.equal(
       await sha256OfLun(lun, 64 * MiB),
-      await sha256OfFile(sourcePath),
+      sourceSha256,
       `the LUN equals the source after cycle ${index}`,
+    );
+    assert.equal(
+      await sha256OfRestorePoint(runtime.targets.get('san')!, point),
+      sourceSha256,
+      `the target reads restore point ${point.epoch} back as the source`,
     );
     for (const [offsetBytes, lengthBytes] of cycle.holes)
       assert.ok(
@@ -117,6 +145,12 @@ test('a feed replays into a thin tgtd LUN: each restore point equals the source,
         `cycle ${index}: [${offsetBytes}, +${lengthBytes}) is a hole`,
       );
   }
+  await assert.rejects(
+    runtime.targets.get('san')!.openRestorePoint!(points[0]!, points[points.length - 1]!),
+    (error: Error & { code?: string }) =>
+      error.code === 'EXTENTLOG_ERR_TARGET_POINT_UNAVAILABLE' &&
+      error.message.includes(`holds only its latest restore point (epoch ${points[2]!.epoch})`),
+  );
   assert.ok(
     (await allocatedBytes(lunFile)) < 16 * MiB,
     'the thin LUN holds about the data, not the disk',
