@@ -1,5 +1,5 @@
 /**
- * Leak run of the iscsi addon: every call, success and failure path, 40× under valgrind's
+ * Leak run of the iscsi addon: every call, success and failure path, 12× under valgrind's
  * memcheck against a real tgtd (see test/support/iscsi-exercise.ts).
  */
 import path from 'node:path';
@@ -51,7 +51,7 @@ test('every iscsi call and failure path, repeatedly, leaks nothing and touches n
   const run = await runUnderMemcheck(
     exercise,
     [
-      '40',
+      '12',
       tgtd!.portal,
       PLAIN,
       CHAP_IQN,
