@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import { NativeError } from '../../native/errors.js';
 import { IscsiSession, type IscsiSessionOptions } from '../../native/iscsi/index.js';
+import type { LbaStatusReport } from '../../native/iscsi/lba-status.js';
 import { TargetError } from '../errors.js';
 import type { BlockRange, Completion, Lun, LunGeometry } from './lun.js';
 
@@ -141,6 +142,11 @@ class LunConnection implements Lun {
 
   unmap(ranges: readonly BlockRange[]): Promise<Completion> {
     return this.run((session) => session.unmap(ranges));
+  }
+
+  async lbaStatus(lba: number, allocationBytes: number): Promise<LbaStatusReport> {
+    const { value } = await this.run((session) => session.getLbaStatus16({ lba, allocationBytes }));
+    return value;
   }
 
   synchronizeCache(): Promise<Completion> {

@@ -9,6 +9,7 @@
  * by a SYNCHRONIZE CACHE may be lost if the target restarts, and a new session is how the
  * initiator notices that it might have.
  */
+import type { LbaStatusReport } from '../../native/iscsi/lba-status.js';
 
 export interface LunGeometry {
   readonly blockSizeBytes: number;
@@ -47,6 +48,11 @@ export interface Lun {
   /** WRITE SAME(16) of a zero block; with `unmap` the blocks may be deallocated instead. */
   writeSame(lba: number, blocks: number, unmap: boolean): Promise<Completion>;
   unmap(ranges: readonly BlockRange[]): Promise<Completion>;
+  /**
+   * GET LBA STATUS(16) from `lba`: which blocks are mapped and which deallocated. Optional:
+   * used to skip holes when reading back.
+   */
+  lbaStatus?(lba: number, allocationBytes: number): Promise<LbaStatusReport>;
   /** SYNCHRONIZE CACHE(16) of the whole unit. */
   synchronizeCache(): Promise<Completion>;
   close(): Promise<void>;

@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import { NativeError } from '../../native/errors.js';
-import { senseOf } from '../../native/iscsi/index.js';
+import { refusesCommand, senseOf } from '../../native/iscsi/index.js';
 import { TargetError } from '../errors.js';
 import type {
   ApplyExtent,
@@ -61,7 +61,6 @@ interface Issued {
 /** Rounds of re-issue and SYNCHRONIZE CACHE before flush() gives up on a flapping connection. */
 const MAX_SYNC_ROUNDS = 3;
 const INVALID_OPCODE = 0x20;
-const INVALID_FIELD_IN_CDB = 0x24;
 
 export class IscsiTargetDisk implements TargetDisk {
   private readonly lun: Lun;
@@ -228,7 +227,7 @@ export class IscsiTargetDisk implements TargetDisk {
             return (await this.lun.writeSame(command.lba, command.blocks, command.unmap))
               .generation;
           } catch (error) {
-            if (!this.refusedCommand(error)) throw error;
+            if (!refusesCommand(error)) throw error;
             this.writeSameRefused = true;
             this.logRefused('WRITE SAME(16)', 'writing zeros instead');
           }
@@ -238,7 +237,7 @@ export class IscsiTargetDisk implements TargetDisk {
           try {
             return (await this.lun.unmap(command.ranges)).generation;
           } catch (error) {
-            if (!this.refusedCommand(error)) throw error;
+            if (!refusesCommand(error)) throw error;
             this.unmapRefused = true;
             this.logRefused('UNMAP', 'zeroing discarded ranges instead');
           }
@@ -284,16 +283,6 @@ export class IscsiTargetDisk implements TargetDisk {
 
   private oldest(generations: readonly number[]): number {
     return Math.min(...generations);
-  }
-
-  /** ILLEGAL REQUEST for the opcode or a field of it: the LUN does not do this command. */
-  private refusedCommand(error: unknown): boolean {
-    const sense = senseOf(error);
-    return (
-      sense !== undefined &&
-      sense.senseKey === 0x5 &&
-      (sense.asc === INVALID_OPCODE || sense.asc === INVALID_FIELD_IN_CDB)
-    );
   }
 
   private logRefused(command: string, instead: string): void {

@@ -36,7 +36,7 @@ import {
 } from './vpd-pages.js';
 
 export type { IscsiLunAddress } from './iscsi-failure.js';
-export { senseOf } from './iscsi-failure.js';
+export { refusesCommand, senseOf } from './iscsi-failure.js';
 
 interface NativeSession {
   connect(): Promise<void>;

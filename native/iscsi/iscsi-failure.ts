@@ -8,7 +8,7 @@
  */
 import { NativeError } from '../errors.js';
 import { describeLoginFailure } from './login-status.js';
-import { ASC, describeSense, type SenseData } from './scsi-sense.js';
+import { ASC, describeSense, SENSE_KEY, type SenseData } from './scsi-sense.js';
 
 export interface IscsiLunAddress {
   /** host:port (IPv6 in brackets); the port defaults to 3260. */
@@ -55,6 +55,19 @@ export function senseOf(error: unknown): SenseData | undefined {
   return typeof senseKey === 'number' && typeof asc === 'number' && typeof ascq === 'number'
     ? { senseKey, asc, ascq }
     : undefined;
+}
+
+/**
+ * ILLEGAL REQUEST for the operation code or a field of the CDB: the device does not do this
+ * command (or this form of it), so the caller's fallback applies.
+ */
+export function refusesCommand(error: unknown): boolean {
+  const sense = senseOf(error);
+  return (
+    sense !== undefined &&
+    sense.senseKey === SENSE_KEY.ILLEGAL_REQUEST &&
+    (sense.asc === ASC.INVALID_COMMAND_OPERATION_CODE || sense.asc === ASC.INVALID_FIELD_IN_CDB)
+  );
 }
 
 export function connectFailure(

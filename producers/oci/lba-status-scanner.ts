@@ -16,7 +16,7 @@
  * Modes: 'changed' yields the changed ranges only; 'allocation' (a volume restored in full)
  * yields mapped ranges as data and deallocated ones as unmapped, covering the whole volume.
  */
-import { senseOf } from '../../native/iscsi/index.js';
+import { refusesCommand } from '../../native/iscsi/index.js';
 import type {
   GetLbaStatus16Request,
   GetLbaStatus32Request,
@@ -58,13 +58,6 @@ const REPORT_TYPE_NONZERO = 1;
 const STATUS_MAPPED_OR_UNKNOWN = 0;
 const STATUS_MAPPED = 3;
 const STATUS_UNKNOWN = 4;
-
-function refusesCdb(error: unknown): boolean {
-  const sense = senseOf(error);
-  return (
-    sense !== undefined && sense.senseKey === 0x5 && (sense.asc === 0x20 || sense.asc === 0x24)
-  );
-}
 
 function scanError(message: string, details: Record<string, unknown>): SourceError {
   return new SourceError('EXTENTLOG_ERR_SOURCE_CHANGE_SCAN', `GET LBA STATUS scan: ${message}`, {
@@ -118,7 +111,7 @@ export async function* scanLbaStatus(options: LbaStatusScanOptions): AsyncGenera
         });
         return { report, form: 32 };
       } catch (error) {
-        if (!refusesCdb(error)) throw error;
+        if (!refusesCommand(error)) throw error;
         use32 = false;
         options.onFallback?.(error instanceof Error ? error.message : String(error));
       }

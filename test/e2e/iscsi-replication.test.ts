@@ -12,7 +12,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { startRuntime, type Runtime } from '../../bin/runtime.js';
-import type { Target } from '../../consumers/target.js';
+import { diskChunks } from '../../bin/disk-chunks.js';
+import type { DiskRange, Target } from '../../consumers/target.js';
 import type { RestorePoint } from '../../schemas/restore-point.js';
 import { Tgtd } from '../peers/tgtd.js';
 import { eventually } from '../support/eventually.js';
@@ -40,16 +41,29 @@ async function restorePoint(runtime: Runtime, target: string, epoch: number) {
   );
 }
 
-/** sha256 of a restore point as the target reads it back, in chunks that cut blocks. */
-async function sha256OfRestorePoint(target: Target, point: RestorePoint): Promise<string> {
+/**
+ * A restore point as the target reads it back: sha256 of every byte read in chunks that cut
+ * blocks, sha256 of the data ranges it reports with zeros between them, and those ranges.
+ */
+async function readBack(target: Target, point: RestorePoint) {
   const reader = await target.openRestorePoint!(point, point);
   try {
     assert.equal(reader.sizeBytes, point.diskSizeBytes);
-    const hash = createHash('sha256');
+    const everyByte = createHash('sha256');
     const chunkBytes = 3 * MiB + 1000;
     for (let at = 0; at < reader.sizeBytes; at += chunkBytes)
-      hash.update(await reader.read(at, Math.min(chunkBytes, reader.sizeBytes - at)));
-    return hash.digest('hex');
+      everyByte.update(await reader.read(at, Math.min(chunkBytes, reader.sizeBytes - at)));
+    assert.ok(reader.dataRanges, 'a thin LUN that reads zeros when unmapped reports its data');
+    const ranges: DiskRange[] = [];
+    for await (const range of reader.dataRanges()) ranges.push(range);
+    const skippingHoles = createHash('sha256');
+    for await (const chunk of diskChunks(reader))
+      skippingHoles.update(chunk.kind === 'data' ? chunk.data : Buffer.alloc(chunk.lengthBytes));
+    return {
+      everyByte: everyByte.digest('hex'),
+      skippingHoles: skippingHoles.digest('hex'),
+      ranges,
+    };
   } finally {
     await reader.close();
   }
@@ -134,11 +148,16 @@ test('a feed replays into a thin tgtd LUN: each restore point equals the source,
       sourceSha256,
       `the LUN equals the source after cycle ${index}`,
     );
-    assert.equal(
-      await sha256OfRestorePoint(runtime.targets.get('san')!, point),
-      sourceSha256,
-      `the target reads restore point ${point.epoch} back as the source`,
-    );
+    const back = await readBack(runtime.targets.get('san')!, point);
+    assert.equal(back.everyByte, sourceSha256, `restore point ${point.epoch} reads as the source`);
+    assert.equal(back.skippingHoles, sourceSha256, `its data ranges and holes make the source`);
+    for (const [offsetBytes, lengthBytes] of cycle.holes)
+      assert.ok(
+        back.ranges.every(
+          (range) => range.endBytes <= offsetBytes || range.startBytes >= offsetBytes + lengthBytes,
+        ),
+        `cycle ${index}: no data range reported in the hole at ${offsetBytes}`,
+      );
     for (const [offsetBytes, lengthBytes] of cycle.holes)
       assert.ok(
         await isHole(lunFile, offsetBytes, lengthBytes),
