@@ -20,8 +20,8 @@
 import type { Logger } from 'pino';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
+import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
-import { checkReadRange, CycleState } from '../cycle-state.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
 import { ExtentRuns, type Run } from './extent-runs.js';
@@ -67,7 +67,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
   const blockSizeBytes = disk.blockSizeBytes;
   /** The data segments of the last windows, oldest first, one array per window. */
   const cache: Segment[][] = [];
-  const lifecycle = new CycleState(disk.diskId, options.reference);
+  const lifecycle = new CycleLifecycle(disk.diskId, options.reference);
 
   function extent(run: Readonly<Run>): ChangedExtent {
     return {
@@ -201,13 +201,12 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     await stateOperation(disk.diskId, options.paths.next, () => next.finish());
   }
 
-  function changes(): AsyncGenerator<ChangedExtent> {
-    return lifecycle.changes(scan);
-  }
+  const changes = () => lifecycle.scan(scan);
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      checkReadRange(disk, offsetBytes, lengthBytes);
+      const outside = readOutOfRange(disk, offsetBytes, lengthBytes);
+      if (outside !== null) throw outside;
       for (const segments of cache)
         for (const segment of segments) {
           const from = offsetBytes - segment.startBytes;
@@ -241,7 +240,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     changes,
     reader,
     async commit() {
-      lifecycle.commit();
+      lifecycle.beginCommit();
       await release();
       try {
         await promote(options.paths);
@@ -258,7 +257,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
       );
     },
     async abort(reason) {
-      if (!lifecycle.abort()) return;
+      if (!lifecycle.beginAbort()) return;
       await release();
       await removeNext(options.paths);
       options.logger.info(

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import type { IscsiSession } from '../../native/iscsi/index.js';
 import { SourceError } from '../errors.js';
-import { checkReadRange, CycleState } from '../cycle-state.js';
+import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, Provenance } from '../source.js';
 import { scanLbaStatus } from './lba-status-scanner.js';
 
@@ -37,7 +37,7 @@ export interface OciCycleOptions {
 
 export function createOciCycle(options: OciCycleOptions): ChangeSet {
   const { disk, session, lunBlockSizeBytes, logger } = options;
-  const lifecycle = new CycleState(disk.diskId, options.reference);
+  const lifecycle = new CycleLifecycle(disk.diskId, options.reference);
 
   function extent(startBytes: number, endBytes: number, op: 'WRITE' | 'ZERO'): ChangedExtent {
     return {
@@ -98,12 +98,13 @@ export function createOciCycle(options: OciCycleOptions): ChangeSet {
   }
 
   function changes(): AsyncGenerator<ChangedExtent> {
-    return lifecycle.changes(scan);
+    return lifecycle.scan(scan);
   }
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      checkReadRange(disk, offsetBytes, lengthBytes);
+      const outside = readOutOfRange(disk, offsetBytes, lengthBytes);
+      if (outside !== null) throw outside;
       if (lengthBytes === 0) return Buffer.alloc(0);
       const firstLba = Math.floor(offsetBytes / lunBlockSizeBytes);
       const endLba = Math.ceil((offsetBytes + lengthBytes) / lunBlockSizeBytes);
@@ -136,11 +137,11 @@ export function createOciCycle(options: OciCycleOptions): ChangeSet {
     changes,
     reader,
     async commit() {
-      lifecycle.commit();
+      lifecycle.beginCommit();
       await options.release();
     },
     async abort(reason) {
-      if (!lifecycle.abort()) return;
+      if (!lifecycle.beginAbort()) return;
       logger.info(
         { diskId: disk.diskId, reference: options.reference, reason: String(reason) },
         'oci source: cycle aborted; releasing its volume, the previous backup stays the reference',
