@@ -32,7 +32,9 @@ import { startRuntimeReplay } from '../../support/runtime-replay.js';
 import { silentLogger } from '../../support/silent-logger.js';
 import { createSparseFile } from '../../support/sparse-file.js';
 import {
+  median,
   MiB,
+  seconds,
   throughputRow,
   type BenchContext,
   type BenchRow,
@@ -66,17 +68,6 @@ async function makeImage(imagePath: string, sizeBytes: number): Promise<ApplyExt
   }
   await handle.close();
   return extents;
-}
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 export const suite: BenchSuite = {
