@@ -10,9 +10,8 @@
  * - the target adapter alone: the same extents applied from memory (no Kafka), to show what
  *   the adapter itself costs.
  * Times are medians of three runs, alternating with qemu-img; every LUN is checked against the
- * image (sha256 over iSCSI) outside the timing. The replay reads over kafkajs: the librdkafka
- * driver's consumer pauses a partition while its batch is applied and fetches it again on
- * resume, which costs it a fetch round trip per batch here.
+ * image (sha256 over iSCSI) outside the timing. The replay reads over kafkajs, the faster of
+ * the two log drivers for one partition of large records on this kind of machine.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
