@@ -215,7 +215,9 @@ export class IscsiSession {
       ...(options.targetChap === undefined
         ? {}
         : { targetUser: options.targetChap.username, targetPassword: options.targetChap.secret }),
-      timeoutSeconds: Math.max(1, Math.ceil(commandTimeoutMs / 1000)),
+      // libiscsi expires a PDU once time(2) reaches submission + timeout: up to a second
+      // early. One more second makes every command wait at least commandTimeoutMs.
+      timeoutSeconds: Math.ceil(commandTimeoutMs / 1000) + 1,
     });
     const session = new IscsiSession(native, options, relay, commandTimeoutMs);
     let timedOut = false;

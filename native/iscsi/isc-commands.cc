@@ -152,11 +152,13 @@ void IscSession::Settle(IscPending* pending, int status) {
     error.Set("senseKey", Napi::Number::New(env, task->sense.key));
     error.Set("asc", Napi::Number::New(env, (task->sense.ascq >> 8) & 0xff));
     error.Set("ascq", Napi::Number::New(env, task->sense.ascq & 0xff));
-  } else if (status == SCSI_STATUS_ERROR) {
-    // libiscsi reports a PDU timeout (and any status it cannot handle) as SCSI_STATUS_ERROR;
-    // either way the connection is no longer trusted: tear the session down.
+  } else if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_TIMEOUT) {
+    // A PDU timeout is SCSI_STATUS_TIMEOUT (libiscsi 1.19; older releases report it, like any
+    // status they cannot handle, as SCSI_STATUS_ERROR): either way the connection is no longer
+    // trusted, as the target may still execute the command. Tear the session down.
     const bool timed_out =
-        timeout_ms_ > 0 && uv_now(loop_) - pending->submitted_ms + kTimeoutSlackMs >= timeout_ms_;
+        status == SCSI_STATUS_TIMEOUT ||
+        (timeout_ms_ > 0 && uv_now(loop_) - pending->submitted_ms + kTimeoutSlackMs >= timeout_ms_);
     error = MakeError(timed_out ? "timeout" : "connection",
                       std::string(pending->name) + ": " + pending_message_for_command_);
     if (!teardown_pending_) {

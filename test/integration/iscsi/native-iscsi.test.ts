@@ -280,6 +280,25 @@ describe('addressing failures', () => {
   });
 });
 
+test('a target that stops answering times the command out, and the session is dropped', async (t) => {
+  const session = await open({ commandTimeoutMs: 1000 });
+  await session.testUnitReady();
+  const pid = tgtd.pid!;
+  process.kill(pid, 'SIGSTOP');
+  t.after(() => {
+    process.kill(pid, 'SIGCONT');
+  });
+  const failure = await rejection(session.read16(0, 512, Buffer.alloc(4096)));
+  assert.equal(failure.code, 'EXTENTLOG_ERR_NATIVE_ISCSI_TIMEOUT', failure.message);
+  assert.equal(failure.retriable, true);
+  assert.match(failure.message, /got no answer within 1000 ms; the session was dropped/);
+  // The session went down with the timeout: later commands fail at once, naming it.
+  const after = await rejection(session.testUnitReady());
+  assert.equal(after.code, 'EXTENTLOG_ERR_NATIVE_ISCSI_TIMEOUT', after.message);
+  process.kill(pid, 'SIGCONT');
+  await (await open()).testUnitReady();
+});
+
 test('a target killed mid-command rejects what is in flight as a lost connection', async () => {
   const session = await open();
   const data = patternBytes(MiB, 77);
