@@ -2,16 +2,19 @@
  * The iSCSI target against tgtd: extents of every kind and alignment land on the LUN's
  * backing file; ZERO and DISCARD leave holes on a thin LUN; a LUN smaller than the disk, a
  * wrong CHAP secret, an unknown IQN and an unreachable portal are refused with clear errors;
- * a target that is killed and restarted under load loses nothing once flush() resolved.
+ * a target that is killed and restarted under load, or stops answering for a while, loses
+ * nothing once flush() resolved.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { pino } from 'pino';
 import { createIscsiTarget, lunTable } from '../../../consumers/iscsi/iscsi-target.js';
 import type { ApplyExtent, Target, TargetDisk } from '../../../consumers/target.js';
 import type { ExtentlogError } from '../../../errors/extentlog-error.js';
 import { freePort, Tgtd } from '../../peers/tgtd.js';
+import { eventually } from '../../support/eventually.js';
 import { patternBytes } from '../../support/image-files.js';
 import { silentLogger } from '../../support/silent-logger.js';
 import { createSparseFile, isHole } from '../../support/sparse-file.js';
@@ -39,6 +42,7 @@ function target(overrides: Partial<Parameters<typeof createIscsiTarget>[0]> = {}
       { disk: 'chap', targetIqn: IQN('chap'), lun: 1 },
       { disk: 'crash', targetIqn: IQN('crash'), lun: 1 },
       { disk: 'missing', targetIqn: IQN('missing'), lun: 1 },
+      { disk: 'hung', targetIqn: IQN('hung'), lun: 1 },
     ]),
     initiatorIqn: INITIATOR,
     logger: silentLogger,
@@ -70,7 +74,7 @@ async function applyAll(disk: TargetDisk, model: Buffer, extents: readonly Apply
 before(async () => {
   tmp = await makeTempDir('iscsi-target');
   tgtd = await Tgtd.start(tmp.dir);
-  for (const name of ['thin', 'full', 'chap', 'crash'])
+  for (const name of ['thin', 'full', 'chap', 'crash', 'hung'])
     await createSparseFile(backing(name), 64 * MiB);
   await createSparseFile(backing('small'), 32 * MiB);
   await tgtd.addTarget({
@@ -98,6 +102,11 @@ before(async () => {
     tid: 5,
     iqn: IQN('crash'),
     luns: [{ lun: 1, backingPath: backing('crash'), thinProvisioning: true }],
+  });
+  await tgtd.addTarget({
+    tid: 6,
+    iqn: IQN('hung'),
+    luns: [{ lun: 1, backingPath: backing('hung') }],
   });
 });
 
@@ -219,5 +228,32 @@ test('tgtd killed and restarted under load: the disk reconnects and flush() leav
   ]);
   await disk.flush();
   assert.ok((await readFile(backing('crash'))).equals(model), 'the LUN converged');
+  await disk.close();
+});
+
+test('a target that stops answering: commands time out, the disk reconnects once it answers, flush() leaves every byte durable', async (t) => {
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const disk = await target({ commandTimeoutMs: 1000, logger }).openDisk(info('hung'));
+  const model = Buffer.alloc(64 * MiB);
+  const extents: ApplyExtent[] = Array.from({ length: 16 }, (_, index) => ({
+    offsetBytes: index * 3 * MiB + 512,
+    lengthBytes: 256 * 1024,
+    op: 'WRITE' as const,
+    data: patternBytes(256 * 1024, 300 + index),
+  }));
+  await applyAll(disk, model, extents.slice(0, 8));
+  const pid = tgtd.pid!;
+  process.kill(pid, 'SIGSTOP');
+  t.after(() => {
+    process.kill(pid, 'SIGCONT');
+  });
+  await applyAll(disk, model, extents.slice(8));
+  await eventually('a command to time out and the session to be dropped', () =>
+    warnings.some((line) => line.includes('EXTENTLOG_ERR_NATIVE_ISCSI_TIMEOUT')) ? true : undefined,
+  );
+  process.kill(pid, 'SIGCONT');
+  await disk.flush();
+  assert.ok((await readFile(backing('hung'))).equals(model), 'the LUN has every write');
   await disk.close();
 });
