@@ -38,6 +38,7 @@ import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import { readSecretFile } from './config/secret-file.js';
+import { buildS3Target } from './s3-target.js';
 import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
 import { createRuntimeStatusModel } from './status-read-model.js';
@@ -210,7 +211,7 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
 }
 
 /** The target a configuration describes (the commands that read restore points back use it too). */
-export function buildTarget(target: TargetConfig, logger: Logger): Target {
+export async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
   switch (target.type) {
     case 'file':
       return createFileTarget({
@@ -239,6 +240,8 @@ export function buildTarget(target: TargetConfig, logger: Logger): Target {
         logger: logger.child({ target: target.name }),
       });
     }
+    case 's3':
+      return (await buildS3Target(target, logger)).target;
   }
 }
 
@@ -423,7 +426,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const built = buildTarget(targetConfig, logger);
+        const built = await buildTarget(targetConfig, logger);
         const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());

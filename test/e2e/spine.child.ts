@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: 'info' }, destination({ dest: spec.logPath, sync: true }));
   const templates = new Map(
     config.targets.flatMap((target) =>
-      target.type === 'file' ? [[target.name, target.path] as const] : [],
+      target.type === 'file' ? [[target.name, target.path]] : [],
     ),
   );
   const runtime = await startRuntime(config, logger, {
