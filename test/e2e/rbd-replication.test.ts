@@ -1,8 +1,8 @@
 /**
- * The RBD source end to end on a real single-node Ceph cluster: an image created by `rbd import`,
- * `rbd bench` writes, imported diffs, zeroed and discarded
- * ranges between cycles, replayed into a file target; at every restore point the target's
- * sha256 equals `rbd export` of the cycle's snapshot, and equals an image that Ceph's own
+ * The RBD source end to end on a real single-node Ceph cluster: an image created by
+ * `rbd import`, `rbd bench` writes, imported diffs, zeroed and discarded ranges between
+ * cycles, replayed into a file target; at every restore point the target's sha256 equals
+ * `rbd export` of the cycle's snapshot, and equals an image that Ceph's own
  * `rbd export-diff | rbd import-diff` kept up to date with the same changes. Once through
  * OpenStack (Keystone, Nova and Cinder emulated, real RBD snapshots) and once on images named
  * directly, where a lost snapshot and a resized image re-baseline visibly.
