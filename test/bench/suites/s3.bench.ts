@@ -27,17 +27,12 @@ import type { ApplyExtent, TargetDisk } from '../../../consumers/target.js';
 import { startCephCluster } from '../../support/ceph-cluster.js';
 import {
   MiB,
+  seconds,
   throughputRow,
   type BenchContext,
   type BenchRow,
   type BenchSuite,
 } from '../harness.js';
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
 
 async function storedBytes(parts: S3TargetParts): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
