@@ -1,0 +1,70 @@
+/**
+ * The AWS SDK clients of one EBS source or target, built in the composition root from its
+ * configuration. Credentials never come from the configuration file itself: the default
+ * provider chain (environment, shared files, SSO, instance or container role), optionally
+ * for a named `profile`, or the shared credentials file at `credentialsFile`. The clients
+ * make one attempt per call (`maxAttempts: 1`): retries and pacing are the adapters' own
+ * (cloud/aws/aws-caller.ts), so the request-rate limit also covers retries.
+ */
+import { EBSClient } from '@aws-sdk/client-ebs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { fromIni } from '@aws-sdk/credential-provider-ini';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+export interface AwsClientSettings {
+  readonly region: string;
+  readonly profile?: string | undefined;
+  /** A shared credentials file (INI: aws_access_key_id, aws_secret_access_key, aws_session_token). */
+  readonly credentialsFile?: string | undefined;
+  /** Endpoint overrides (VPC endpoints, FIPS, an emulator). */
+  readonly ebsEndpoint?: string | undefined;
+  readonly ec2Endpoint?: string | undefined;
+  /** Seconds a request may take before it is abandoned (and retried). */
+  readonly requestTimeoutMs?: number | undefined;
+}
+
+export interface AwsClients {
+  readonly ebs: EBSClient;
+  readonly ec2: EC2Client;
+  close(): void;
+}
+
+export function awsCredentials(
+  settings: AwsClientSettings,
+): AwsCredentialIdentityProvider | AwsCredentialIdentity {
+  if (settings.credentialsFile !== undefined)
+    return fromIni({
+      filepath: settings.credentialsFile,
+      ...(settings.profile === undefined ? {} : { profile: settings.profile }),
+    });
+  return defaultProvider(settings.profile === undefined ? {} : { profile: settings.profile });
+}
+
+export function createAwsClients(settings: AwsClientSettings): AwsClients {
+  const credentials = awsCredentials(settings);
+  const common = {
+    region: settings.region,
+    credentials,
+    maxAttempts: 1,
+    ...(settings.requestTimeoutMs === undefined
+      ? {}
+      : { requestHandler: { requestTimeout: settings.requestTimeoutMs } }),
+  };
+  const ebs = new EBSClient({
+    ...common,
+    ...(settings.ebsEndpoint === undefined ? {} : { endpoint: settings.ebsEndpoint }),
+  });
+  const ec2 = new EC2Client({
+    ...common,
+    ...(settings.ec2Endpoint === undefined ? {} : { endpoint: settings.ec2Endpoint }),
+  });
+  return {
+    ebs,
+    ec2,
+    close() {
+      ebs.destroy();
+      ec2.destroy();
+    },
+  };
+}
