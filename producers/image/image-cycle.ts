@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
 import { SourceError } from '../errors.js';
+import { assertReadInDisk } from '../read-range.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
 import { ExtentRuns, type Run } from './extent-runs.js';
@@ -215,18 +216,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      if (
-        !Number.isSafeInteger(offsetBytes) ||
-        !Number.isSafeInteger(lengthBytes) ||
-        offsetBytes < 0 ||
-        lengthBytes < 0 ||
-        offsetBytes + lengthBytes > disk.sizeBytes
-      )
-        throw new SourceError(
-          'EXTENTLOG_ERR_SOURCE_OUT_OF_RANGE',
-          `disk ${disk.diskId}: read of ${lengthBytes} bytes at offset ${offsetBytes} is outside the disk's ${disk.sizeBytes} bytes`,
-          { details: { diskId: disk.diskId, offsetBytes, lengthBytes } },
-        );
+      assertReadInDisk(disk.diskId, disk.sizeBytes, offsetBytes, lengthBytes);
       for (const segments of cache)
         for (const segment of segments) {
           const from = offsetBytes - segment.startBytes;

@@ -235,7 +235,7 @@ test('bad signatures, expired session tokens and expired block tokens are refuse
   );
   await assert.rejects(
     clients.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] })),
-    (error: Error) => error.name === 'RequestExpired',
+    (error: Error) => error.name === 'ExpiredTokenException',
   );
   assert.ok(aws.requests.every((request) => request.status > 0));
 });

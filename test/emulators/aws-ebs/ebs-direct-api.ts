@@ -206,7 +206,9 @@ async function getSnapshotBlock(context: EbsContext, request: EbsRequest): Promi
   const snapshot = completedSnapshotOf(context, request.segments[1]);
   const index = blockIndexOf(request.segments[3], snapshot);
   const token = request.query.get('blockToken') ?? '';
-  const check = context.mint.checkBlockToken(token, snapshot.snapshotId, index, context.nowMs);
+  const check = context.faults.expireToken(snapshot.snapshotId, index)
+    ? 'expired'
+    : context.mint.checkBlockToken(token, snapshot.snapshotId, index, context.nowMs);
   if (check === 'expired')
     throw validation('INVALID_BLOCK_TOKEN', 'The block token has expired: list the block again.');
   const digest = snapshot.blocks.get(index);

@@ -12,6 +12,7 @@
  *   DescribeSnapshots (SnapshotId.N, Filter.N: tag:<key>, volume-id, status)
  *   DeleteSnapshot (SnapshotId)                     → return true
  *   DescribeVolumes (VolumeId.N, Filter.N: attachment.instance-id)
+ *   CreateTags (ResourceId.N of snapshots, Tag.N.Key / Tag.N.Value)
  */
 import { ApiError, type ApiResponse } from './api-error.js';
 import type { Snapshot, SnapshotStore, Volume } from './snapshot-store.js';
@@ -214,6 +215,20 @@ function deleteSnapshot(context: Ec2Context, params: URLSearchParams): ApiRespon
   return xmlResponse('DeleteSnapshot', context, element('return', true));
 }
 
+function createTags(context: Ec2Context, params: URLSearchParams): ApiResponse {
+  const ids = listParam(params, 'ResourceId');
+  const snapshots = ids.map((id) => {
+    const snapshot = context.store.snapshots.get(id);
+    if (snapshot === undefined)
+      throw new ApiError(400, 'InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+    return snapshot;
+  });
+  for (let tag = 1; params.has(`Tag.${tag}.Key`); tag++)
+    for (const snapshot of snapshots)
+      snapshot.tags.set(params.get(`Tag.${tag}.Key`)!, params.get(`Tag.${tag}.Value`) ?? '');
+  return xmlResponse('CreateTags', context, element('return', true));
+}
+
 function describeVolumes(context: Ec2Context, params: URLSearchParams): ApiResponse {
   const ids = listParam(params, 'VolumeId');
   const filter = filters(params);
@@ -234,14 +249,6 @@ function describeVolumes(context: Ec2Context, params: URLSearchParams): ApiRespo
   });
   return xmlResponse('DescribeVolumes', context, `<volumeSet>${items.join('')}</volumeSet>`);
 }
-
-export const EC2_ACTIONS = [
-  'CreateSnapshot',
-  'CreateSnapshots',
-  'DescribeSnapshots',
-  'DeleteSnapshot',
-  'DescribeVolumes',
-] as const;
 
 export async function handleEc2(
   context: Ec2Context,
@@ -264,6 +271,8 @@ export async function handleEc2(
       return deleteSnapshot(context, params);
     case 'DescribeVolumes':
       return describeVolumes(context, params);
+    case 'CreateTags':
+      return createTags(context, params);
     default:
       throw new ApiError(
         400,

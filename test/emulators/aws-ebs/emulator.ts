@@ -231,11 +231,14 @@ export async function startAwsEbsEmulator(options: EmulatorOptions): Promise<Aws
   };
 }
 
-/** The codes EC2's Query API uses for the signature failures (the EBS names are REST-JSON's). */
+/**
+ * The codes EC2's Query API uses for signature failures where they differ from REST-JSON's
+ * (an expired session token is ExpiredTokenException in both; EC2 API reference, "Common
+ * Error Types").
+ */
 const EC2_AUTH_CODES: Readonly<Record<string, string>> = {
   MissingAuthenticationTokenException: 'MissingAuthenticationToken',
   IncompleteSignatureException: 'IncompleteSignature',
   UnrecognizedClientException: 'AuthFailure',
   InvalidSignatureException: 'AuthFailure',
-  ExpiredTokenException: 'RequestExpired',
 };
