@@ -45,6 +45,11 @@ export const TARGET_ERRORS = {
       'the target does not hold the restore point asked for (a file target keeps only the latest)',
     retriable: false,
   },
+  EXTENTLOG_ERR_TARGET_BASE_MISSING: {
+    summary:
+      'the target no longer holds the base of an incremental epoch (its snapshot was deleted): re-baseline the disk',
+    retriable: false,
+  },
   EXTENTLOG_ERR_TARGET_CLOSED: {
     summary: 'a target disk was used after close()',
     retriable: false,

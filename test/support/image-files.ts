@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { sha256OfDisk } from '../../bin/image-sha256.js';
+import { openImageReader } from '../../consumers/file/image-reader.js';
 
 /** sha256 of a whole file (or of its first `lengthBytes`), hex. */
 export async function sha256OfFile(filePath: string, lengthBytes?: number): Promise<string> {
@@ -38,38 +40,15 @@ export function patternBytes(lengthBytes: number, seed: number): Buffer {
   return bytes;
 }
 
-const ZERO_CHUNK = Buffer.alloc(8 * 1024 * 1024);
-
 /**
  * sha256 of a whole sparse file, equal to `sha256OfFile`, but holes (SEEK_DATA/SEEK_HOLE)
- * are hashed from a zero buffer instead of read: for GiB-sized images that are mostly holes.
+ * are hashed as zeros without being read: for GiB-sized images that are mostly holes.
  */
 export async function sha256OfSparseFile(filePath: string): Promise<string> {
-  const { dataRanges } = await import('../../native/fileio/data-ranges.js');
-  const hash = createHash('sha256');
-  const handle = await open(filePath, 'r');
+  const reader = await openImageReader({ path: filePath, diskId: filePath });
   try {
-    const sizeBytes = (await handle.stat()).size;
-    const hashZeros = (lengthBytes: number) => {
-      for (let left = lengthBytes; left > 0; left -= ZERO_CHUNK.length)
-        hash.update(ZERO_CHUNK.subarray(0, Math.min(left, ZERO_CHUNK.length)));
-    };
-    let cursor = 0;
-    const buffer = Buffer.allocUnsafe(ZERO_CHUNK.length);
-    for (const range of await dataRanges(handle.fd, 0, sizeBytes, { path: filePath })) {
-      hashZeros(range.startBytes - cursor);
-      for (let at = range.startBytes; at < range.endBytes;) {
-        const length = Math.min(buffer.length, range.endBytes - at);
-        const { bytesRead } = await handle.read(buffer, 0, length, at);
-        if (bytesRead === 0) throw new Error(`${filePath} ended at ${at}`);
-        hash.update(buffer.subarray(0, bytesRead));
-        at += bytesRead;
-      }
-      cursor = range.endBytes;
-    }
-    hashZeros(sizeBytes - cursor);
+    return await sha256OfDisk(reader);
   } finally {
-    await handle.close();
+    await reader.close();
   }
-  return hash.digest('hex');
 }
