@@ -7,14 +7,15 @@
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
-import { createLogClient } from '../log/client-factory.js';
+import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
-import type { LogClient } from '../log/log-client.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
 import { createRestorePointCodec, type RestorePointCodec } from '../schemas/restore-point-codec.js';
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
+import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -32,7 +33,8 @@ const MiB = 1024 * 1024;
 
 export interface Runtime {
   readonly config: ExtentlogConfig;
-  readonly log: LogClient;
+  /** The log port, and which driver serves it. */
+  readonly log: DriverLogClient;
   readonly registry: SchemaRegistry;
   readonly embedded: EmbeddedServices | null;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -68,6 +70,23 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.hashAlgorithm === undefined ? {} : { hashAlgorithm: source.hashAlgorithm }),
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
+      });
+    case 'kernel-journal':
+      return createKernelJournalSource({
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          journalPath: disk.journal,
+          cowStorePath: disk.cowStore,
+        })),
+        openJournal: openKernelJournal,
+        ...(source.chunkBytes === undefined ? {} : { chunkBytes: source.chunkBytes }),
+        ...(source.consistencyIntervalMs === undefined
+          ? {}
+          : { intervalMs: source.consistencyIntervalMs }),
+        ...(source.barrierMinIntervalMs === undefined
+          ? {}
+          : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
+        logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
       });
   }
 }
@@ -134,6 +153,7 @@ export async function startRuntime(
               ...(config.kafka.tls === undefined ? {} : { tls: config.kafka.tls }),
             },
       logger: logger.child({ component: 'log' }),
+      driver: config.logDriver,
       replicationFactor: config.kafka?.replicationFactor ?? 1,
     });
     closers.push(() => log.close());

@@ -117,6 +117,23 @@ export class DiskReplay {
     };
   }
 
+  /**
+   * Records between `expectedOffset` and `receivedOffset` left the log (retention) before this
+   * target read them: whatever epoch was open cannot be completed, and an incremental epoch
+   * needs a base the target may not hold. The disk waits for a FULL epoch, like a target that
+   * starts on expired history.
+   */
+  historyLost(expectedOffset: number, receivedOffset: number): void {
+    if (this.#stopped !== null) return;
+    const open = this.#epoch;
+    this.#expectedSeq = null;
+    if (open === null && this.#waiting !== null) return;
+    this.#wait(
+      `the log lost offsets ${expectedOffset}..${receivedOffset - 1} of disk ${this.#options.diskId} to retention before target ${this.#options.targetName} read them` +
+        (open === null ? '' : `, in the middle of epoch ${open.begin.epoch}`),
+    );
+  }
+
   /** Forgets the position (after a rewind): the next record is taken as the first. */
   rewound(): void {
     this.#expectedSeq = null;

@@ -371,6 +371,11 @@ class ReplayEngine implements Replay {
   async #apply(state: PartitionState, batch: ConsumedBatch): Promise<void> {
     const messages = batch.messages.filter((message) => message.offset >= state.nextOffset);
     if (messages.length === 0) return;
+    // Offsets of an extents topic are contiguous (no compaction, no transactions): a jump
+    // means the consumer was reset past records that retention deleted.
+    const first = messages[0]!.offset;
+    if (first > state.nextOffset)
+      for (const disk of state.disks.values()) disk.historyLost(state.nextOffset, first);
     let sealed = false;
     await lastValueFrom(
       from(messages).pipe(

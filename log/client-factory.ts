@@ -1,136 +1,87 @@
 /**
  * Builds the `LogClient` for a Kafka connection. This is the one place that decides which
  * client library talks to Kafka; everything else sees the port in `log-client.ts`.
+ *
+ * Two drivers: kafkajs (always installed) and librdkafka (optional, a separately installed
+ * sub-package; several times less CPU per byte produced). Topic administration always goes
+ * through kafkajs; with librdkafka chosen, producers, consumers and range reads use it.
  */
-import type { KafkaConfig, logLevel as KafkaLogLevel, SASLOptions } from 'kafkajs';
-import type { Logger } from 'pino';
-import { KafkajsAdmin } from './kafkajs/kafkajs-admin.js';
-import { KafkajsConsumer } from './kafkajs/kafkajs-consumer.js';
-import { KafkajsProducer } from './kafkajs/kafkajs-producer.js';
-import { readRange } from './kafkajs/kafkajs-range-reader.js';
-import { kafkajs } from './kafkajs/load-kafkajs.js';
-import {
-  resolveSasl,
-  resolveTls,
-  validateBrokers,
-  type KafkaConnectionConfig,
-} from './kafka-config.js';
-import type {
-  ConsumerOptions,
-  LogClient,
-  ProducerOptions,
-  ReadRangeOptions,
-} from './log-client.js';
+import { createKafkajsClient } from './kafkajs/kafkajs-client.js';
+import { LogError } from './errors.js';
+import { createLibrdkafkaDataPath, type LogDataPath } from './librdkafka/librdkafka-client.js';
+import { librdkafkaAvailability, requireLibrdkafka } from './librdkafka/load-librdkafka.js';
+import type { ConsumerOptions, LogAdmin, LogClient } from './log-client.js';
+import type { LogClientOptions, LogDriver } from './log-client-options.js';
 
-export interface LogClientOptions {
-  readonly connection: KafkaConnectionConfig;
-  readonly logger: Logger;
-  /** Replication factor for topics extentlog creates (1 on the embedded broker). */
-  readonly replicationFactor?: number;
-  /** Producer defaults; per-producer options override them. */
-  readonly producer?: {
-    maxInFlightBytes?: number;
-    maxRequestBytes?: number;
-    maxBatchBytes?: number;
+export type { LogClientOptions, LogDriver, LogDriverChoice } from './log-client-options.js';
+
+export interface DriverLogClient extends LogClient {
+  /** The driver behind producers, consumers and range reads. */
+  readonly driver: LogDriver;
+}
+
+/** The driver `choice` stands for on this installation ('auto': librdkafka when installed). */
+export function resolveLogDriver(choice: LogClientOptions['driver'] = 'auto'): LogDriver {
+  if (choice !== 'auto') return choice;
+  return librdkafkaAvailability().available ? 'librdkafka' : 'kafkajs';
+}
+
+export async function createLogClient(options: LogClientOptions): Promise<DriverLogClient> {
+  const choice = options.driver ?? 'auto';
+  const driver = resolveLogDriver(choice);
+  // Fails before connecting when librdkafka was asked for and is not there.
+  const rdkafka = driver === 'librdkafka' ? requireLibrdkafka() : null;
+  const kafkajsClient = await createKafkajsClient(options);
+  const { admin } = kafkajsClient;
+  const startLog = {
+    driver,
+    choice,
+    ...(rdkafka === null ? {} : { librdkafka: rdkafka.librdkafkaVersion }),
   };
-}
-
-const MiB = 1024 * 1024;
-
-function kafkajsLogCreator(logger: Logger) {
-  const { logLevel } = kafkajs;
-  return () =>
-    ({
-      level,
-      log,
-    }: {
-      level: KafkaLogLevel;
-      log: { message: string; [key: string]: unknown };
-    }) => {
-      const { message, ...rest } = log;
-      const child = { kafkajs: true, ...rest };
-      if (level === logLevel.ERROR) logger.error(child, message);
-      else if (level === logLevel.WARN) logger.warn(child, message);
-      else if (level === logLevel.INFO) logger.debug(child, message);
-      else logger.trace(child, message);
-    };
-}
-
-function kafkajsConfig(options: LogClientOptions): KafkaConfig {
-  const { connection } = options;
-  validateBrokers(connection.brokers);
-  const sasl = connection.sasl === undefined ? undefined : resolveSasl(connection.sasl);
+  if (choice === 'auto' && rdkafka === null) {
+    const why = librdkafkaAvailability();
+    options.logger.info(
+      { ...startLog, ...(why.available ? {} : { librdkafkaMissing: why.reason }) },
+      'log driver: kafkajs (librdkafka is not installed: scripts/setup.sh --librdkafka)',
+    );
+  } else {
+    options.logger.info(startLog, `log driver: ${driver}`);
+  }
+  let dataPath: LogDataPath = kafkajsClient;
+  try {
+    if (rdkafka !== null) dataPath = createLibrdkafkaDataPath(rdkafka, options, admin);
+  } catch (error) {
+    await kafkajsClient.close();
+    throw error;
+  }
   return {
-    clientId: connection.clientId,
-    brokers: [...connection.brokers],
-    connectionTimeout: connection.connectionTimeoutMs ?? 3000,
-    requestTimeout: connection.requestTimeoutMs ?? 30000,
-    logLevel: kafkajs.logLevel.INFO,
-    logCreator: kafkajsLogCreator(options.logger),
-    ...(connection.tls === undefined ? {} : { ssl: resolveTls(connection.tls) }),
-    ...(sasl === undefined ? {} : { sasl: sasl as SASLOptions }),
-  };
-}
-
-export async function createLogClient(options: LogClientOptions): Promise<LogClient> {
-  const kafka = new kafkajs.Kafka(kafkajsConfig(options));
-  const rawAdmin = kafka.admin();
-  await rawAdmin.connect();
-  const admin = new KafkajsAdmin(rawAdmin, options.replicationFactor ?? 1);
-  const defaults = options.producer ?? {};
-  const closers = new Set<() => Promise<void>>();
-  return {
+    driver,
     admin,
-    async producer(producerOptions: ProducerOptions = {}) {
-      const raw = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Every send names its partition; the partitioner is never consulted.
-        createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
-      });
-      await raw.connect();
-      const producer = new KafkajsProducer(raw, {
-        maxInFlightBytes: producerOptions.maxInFlightBytes ?? defaults.maxInFlightBytes ?? 64 * MiB,
-        maxRequestBytes: defaults.maxRequestBytes ?? 32 * MiB,
-        maxBatchBytes: producerOptions.maxBatchBytes ?? defaults.maxBatchBytes ?? 8 * MiB,
-        compression: producerOptions.compression ?? 'none',
-      });
-      const close = () => producer.close();
-      closers.add(close);
-      return producer;
-    },
+    producer: (producerOptions) => dataPath.producer(producerOptions),
     async consumer(consumerOptions: ConsumerOptions) {
-      const raw = kafka.consumer({
-        groupId: consumerOptions.groupId,
-        sessionTimeout: consumerOptions.sessionTimeoutMs ?? 30000,
-        // kafkajs heartbeats every 3 s by default: a shorter session would expire between beats.
-        heartbeatInterval: Math.min(
-          3000,
-          Math.floor((consumerOptions.sessionTimeoutMs ?? 30000) / 3),
-        ),
-        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 16 * MiB,
-        maxBytes: 64 * MiB,
-        maxWaitTimeInMs: 500,
-        allowAutoTopicCreation: false,
-      });
-      await raw.connect();
-      const consumer = new KafkajsConsumer(
-        raw,
-        consumerOptions.groupId,
-        consumerOptions.topics,
-        consumerOptions.fromBeginning ?? true,
-      );
-      closers.add(() => consumer.stop());
-      return consumer;
+      await assertTopicsExist(admin, consumerOptions);
+      return dataPath.consumer(consumerOptions);
     },
-    readRange(rangeOptions: ReadRangeOptions) {
-      return readRange(kafka, rawAdmin, rangeOptions);
-    },
+    readRange: (rangeOptions) => dataPath.readRange(rangeOptions),
     async close() {
-      for (const close of closers) await close().catch(() => undefined);
-      closers.clear();
-      await rawAdmin.disconnect();
+      if (dataPath !== kafkajsClient) await dataPath.close();
+      await kafkajsClient.close();
     },
   };
+}
+
+/**
+ * kafkajs refuses to subscribe to a topic that does not exist, librdkafka waits for it and
+ * reports an error per consume: both drivers fail the same way, up front.
+ */
+async function assertTopicsExist(admin: LogAdmin, options: ConsumerOptions): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = options.topics.filter((topic) => !existing.has(topic));
+  if (missing.length > 0) {
+    throw new LogError(
+      'EXTENTLOG_ERR_LOG_TOPIC',
+      `group ${options.groupId} cannot consume ${missing.join(', ')}: no such topic (create it first, e.g. by starting its feed)`,
+      { details: { groupId: options.groupId, topics: missing } },
+    );
+  }
 }

@@ -45,6 +45,11 @@ export const LOG_ERRORS = {
     summary: 'The requested offset is no longer (or not yet) in the log: retention removed it.',
     retriable: false,
   },
+  EXTENTLOG_ERR_LOG_DRIVER_NOT_INSTALLED: {
+    summary:
+      'The librdkafka log driver was chosen but its package is not installed or does not load; run scripts/setup.sh --librdkafka, or choose logDriver: kafkajs.',
+    retriable: false,
+  },
   EXTENTLOG_ERR_LOG_BROKER_OPTIONS: {
     summary:
       'The broker options are invalid (a missing TLS file, a bad port or limit); fix the option named in the message.',

@@ -16,6 +16,11 @@ export const NATIVE_ERRORS = {
     summary: 'a native call was given an argument out of range (a bug in the caller)',
     retriable: false,
   },
+  EXTENTLOG_ERR_NATIVE_BAD_RECORD: {
+    summary:
+      'a kernel journal record or answer could not be decoded: the extentlog module and this build speak different versions of kmod/uapi/extentlog.h',
+    retriable: false,
+  },
   EXTENTLOG_ERR_NATIVE_SYSCALL: {
     summary:
       'the kernel refused a native call; details carry errno and syscall (EINTR/EAGAIN/EBUSY are retriable)',

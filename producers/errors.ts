@@ -51,6 +51,21 @@ export const SOURCE_ERRORS = {
       'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_JOURNAL_OVERFLOW: {
+    summary:
+      'the kernel journal dropped records (its ring was full); the next cycle re-baselines the disk from a COW snapshot. Give the target a larger ring_records or consistency points closer together',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_JOURNAL_GONE: {
+    summary:
+      'the extentlog target of the disk was removed while its journal was read; the next cycle reopens it (and re-baselines, as the journal is new)',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_SNAPSHOT: {
+    summary:
+      'a COW snapshot could not be taken or became invalid (COW store full, missing or failing); the epoch is retried. Give the store room for every chunk written while an epoch is read',
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_UNEXPECTED: {
     summary:
       'a sync cycle failed with an error that carries no extentlog code; the message has the details',

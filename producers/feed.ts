@@ -117,6 +117,8 @@ class DiskWorker {
   #waiters: PendingCycle[] = [];
   #running: Promise<void> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
+  /** The change set of the cycle running now (a CONTINUOUS one is ended on stop). */
+  #changeSet: ChangeSet | null = null;
 
   constructor(
     readonly disk: DiskInfo,
@@ -233,6 +235,8 @@ class DiskWorker {
           ? { epoch: position.committed.epoch, reference: position.committed.reference }
           : null;
       changeSet = await options.source.open(this.disk, since);
+      this.#changeSet = changeSet;
+      if (this.feed.stopping) changeSet.end?.();
       this.update({ phase: 'syncing', currentEpoch: position.nextEpoch, progress: null });
       options.logger.info(
         {
@@ -312,6 +316,7 @@ class DiskWorker {
       );
       throw error;
     } finally {
+      this.#changeSet = null;
       this.#startHeartbeat();
     }
   }
@@ -373,6 +378,7 @@ class DiskWorker {
 
   async stop(): Promise<void> {
     this.#stopHeartbeat();
+    this.#changeSet?.end?.();
     while (this.#running !== null) await this.#running.catch(() => undefined);
     for (const waiter of this.#waiters.splice(0))
       waiter.reject(new Error(`feed ${this.feed.options.name} stopped`));

@@ -82,6 +82,12 @@ export interface ChangeSet {
   commitConsistencyPoint?(reference: string): Promise<void>;
   /** Called when the cycle is abandoned: release the view, keep the old reference. */
   abort(reason: unknown): Promise<void>;
+  /**
+   * CONTINUOUS only: finish the change stream at its next consistency point (at once when
+   * nothing is pending), so that the cycle commits and returns. The feed calls it when it
+   * stops; a stream that never ends on its own needs it.
+   */
+  end?(): void;
 }
 
 export interface ChangeSource {

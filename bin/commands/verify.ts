@@ -107,6 +107,11 @@ function sourcePath(config: ExtentlogConfig, feed: string, disk: string) {
   const source = config.feeds.find((entry) => entry.name === feed)?.source;
   if (source === undefined)
     return { path: null, note: `feed ${feed} runs elsewhere (not in this configuration)` };
+  if (source.type !== 'image')
+    return {
+      path: null,
+      note: `a ${source.type} source has no image this command can read; compare on the source side`,
+    };
   const path = source.disks.find((entry) => entry.id === disk)?.path;
   return path === undefined
     ? { path: null, note: `disk ${disk} is no longer in feed ${feed}'s configuration` }

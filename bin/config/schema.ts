@@ -4,6 +4,7 @@
  * are bytes and durations milliseconds, as their names say.
  */
 import { z } from 'zod';
+import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
 const name = z
@@ -57,7 +58,31 @@ export const imageSourceSchema = z.strictObject({
   detectHoles: z.boolean().optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [imageSourceSchema]);
+export const kernelJournalSourceSchema = z.strictObject({
+  type: z.literal('kernel-journal'),
+  disks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        /** The extentlog target's journal, /dev/extentlog/<name>. */
+        journal: z.string().min(1),
+        /** A file or block device for COW snapshots, not on the protected device. */
+        cowStore: z.string().min(1),
+      }),
+    )
+    .min(1),
+  /** COW granularity: a power of two from 4 KiB to 1 MiB. */
+  chunkBytes: positiveInt.optional(),
+  /** Longest time between consistency points while writes arrive. */
+  consistencyIntervalMs: positiveInt.optional(),
+  /** A consistency point this soon after a flush or FUA write. */
+  barrierMinIntervalMs: positiveInt.optional(),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  imageSourceSchema,
+  kernelJournalSourceSchema,
+]);
 
 export const feedSchema = z.strictObject({
   name,
@@ -104,6 +129,11 @@ export const configSchema = z
      */
     sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /**
+     * The Kafka client library, for the embedded broker and `kafka.brokers` alike: 'auto'
+     * takes librdkafka when it is installed (scripts/setup.sh --librdkafka), else kafkajs.
+     */
+    logDriver: z.enum(LOG_DRIVER_CHOICES).default('auto'),
     /** Omit to run on the embedded broker and schema registry. */
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),

@@ -16,6 +16,14 @@ function configEntries(spec: TopicSpec): { name: string; value: string }[] {
   return entries;
 }
 
+/**
+ * librdkafka's C++ API (and so @confluentinc/kafka-javascript) commits offset metadata as a
+ * C string with its NUL terminator; the metadata we committed is the text before it.
+ */
+function withoutTerminator(metadata: string): string {
+  return metadata.endsWith('\u0000') ? metadata.slice(0, -1) : metadata;
+}
+
 export class KafkajsAdmin implements LogAdmin {
   readonly #admin: Admin;
   readonly #replicationFactor: number;
@@ -77,6 +85,13 @@ export class KafkajsAdmin implements LogAdmin {
   }
 
   async offsets(topic: string): Promise<PartitionOffsets[]> {
+    // kafkajs retries an unknown topic for seconds before it gives up: ask once instead.
+    if (!(await this.#admin.listTopics()).includes(topic)) {
+      throw new LogError('EXTENTLOG_ERR_LOG_TOPIC', `topic ${topic} does not exist`, {
+        retriable: false,
+        details: { topic },
+      });
+    }
     try {
       const offsets = await this.#admin.fetchTopicOffsets(topic);
       return offsets
@@ -107,10 +122,16 @@ export class KafkajsAdmin implements LogAdmin {
         .map(({ partition, offset, metadata }) => ({
           partition,
           offset: Number(offset),
-          metadata: metadata ?? null,
+          metadata:
+            metadata === null || metadata === undefined ? null : withoutTerminator(metadata),
         }))
         .sort((a, b) => a.partition - b.partition),
     };
+  }
+
+  /** Not part of the port: the range reader removes its throw-away group with it. */
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.#admin.deleteGroups([groupId]);
   }
 
   async listGroups(): Promise<string[]> {

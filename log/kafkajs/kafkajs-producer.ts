@@ -11,8 +11,8 @@
  */
 import type { Producer, TopicMessages } from 'kafkajs';
 import { LogError } from '../errors.js';
-import { ByteBudget } from '../byte-budget.js';
-import type { LogMessage, LogProducer, SendResult } from '../log-client.js';
+import type { LogMessage, SendResult } from '../log-client.js';
+import { WindowedProducer } from '../windowed-producer.js';
 import { kafkajs } from './load-kafkajs.js';
 
 export interface KafkajsProducerLimits {
@@ -31,104 +31,41 @@ interface QueuedSend {
   reject(error: unknown): void;
 }
 
-export function messageBytes(message: LogMessage): number {
-  let bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0) + 16;
-  if (message.headers)
-    for (const [name, value] of Object.entries(message.headers))
-      bytes += name.length + value.length;
-  return bytes;
+/** kafkajs reports a missing topic as UNKNOWN_TOPIC_OR_PARTITION, possibly after retries. */
+function unknownTopic(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if ((current as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
 }
 
-export class KafkajsProducer implements LogProducer {
+export class KafkajsProducer extends WindowedProducer {
   readonly #producer: Producer;
   readonly #limits: KafkajsProducerLimits;
-  readonly #budget: ByteBudget;
   readonly #queue: QueuedSend[] = [];
   #sending: Promise<void> | null = null;
-  #failure: unknown = null;
-  #closed = false;
 
   constructor(producer: Producer, limits: KafkajsProducerLimits) {
+    super(limits);
     this.#producer = producer;
     this.#limits = limits;
-    this.#budget = new ByteBudget(limits.maxInFlightBytes);
   }
 
-  inFlightBytes(): number {
-    return this.#budget.usedBytes;
-  }
-
-  async send(
+  protected enqueue(
     topic: string,
     partition: number,
     messages: readonly LogMessage[],
+    bytes: number,
   ): Promise<SendResult> {
-    const { acknowledged } = await this.#admit(topic, partition, messages);
-    return acknowledged;
-  }
-
-  async publish(topic: string, partition: number, messages: readonly LogMessage[]): Promise<void> {
-    const { acknowledged } = await this.#admit(topic, partition, messages);
-    // A failure is kept in #failure and reported by the next call or flush.
-    acknowledged.catch(() => undefined);
-  }
-
-  async #admit(
-    topic: string,
-    partition: number,
-    messages: readonly LogMessage[],
-  ): Promise<{ acknowledged: Promise<SendResult> }> {
-    this.#assertUsable();
-    if (messages.length === 0) throw new RangeError('send needs at least one message');
-    const bytes = messages.reduce((sum, message) => sum + messageBytes(message), 0);
-    for (const message of messages) {
-      if (messageBytes(message) > this.#limits.maxBatchBytes) {
-        throw new LogError(
-          'EXTENTLOG_ERR_LOG_RECORD_TOO_LARGE',
-          `a record of ${messageBytes(message)} bytes for ${topic}[${partition}] exceeds the producer's batch limit of ${this.#limits.maxBatchBytes} bytes; lower maxRecordBytes`,
-          { details: { topic, partition } },
-        );
-      }
-    }
-    await this.#budget.acquire(bytes);
-    if (this.#failure !== null || this.#closed) {
-      this.#budget.release(bytes);
-      this.#assertUsable();
-    }
     const acknowledged = new Promise<SendResult>((resolve, reject) => {
       this.#queue.push({ topic, partition, messages, bytes, resolve, reject });
     });
     this.#pump();
-    return { acknowledged };
+    return acknowledged;
   }
 
-  async flush(): Promise<void> {
-    while (this.#sending !== null) await this.#sending;
-    if (this.#failure !== null) throw this.#failure;
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.flush().catch(() => undefined);
-    } finally {
-      this.#closed = true;
-      await this.#producer.disconnect();
-    }
-  }
-
-  #assertUsable(): void {
-    if (this.#failure !== null) {
-      throw new LogError(
-        'EXTENTLOG_ERR_LOG_PRODUCER_CLOSED',
-        `the producer failed earlier and takes no more sends: ${(this.#failure as Error).message}`,
-        {
-          cause: this.#failure,
-        },
-      );
-    }
-    if (this.#closed)
-      throw new LogError('EXTENTLOG_ERR_LOG_PRODUCER_CLOSED', 'the producer is closed');
+  protected async disconnect(): Promise<void> {
+    await this.#producer.disconnect();
   }
 
   #pump(): void {
@@ -206,20 +143,14 @@ export class KafkajsProducer implements LogProducer {
       }
     } catch (error) {
       // The idempotent sequence state is now uncertain: fail this and every later send.
-      this.#failure = new LogError(
-        'EXTENTLOG_ERR_LOG_PRODUCE',
-        `produce to ${[...byTopic.keys()].join(', ')} failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
+      const failure = this.fail(
+        new LogError(
+          unknownTopic(error) ? 'EXTENTLOG_ERR_LOG_TOPIC' : 'EXTENTLOG_ERR_LOG_PRODUCE',
+          `produce to ${[...byTopic.keys()].join(', ')} failed: ${(error as Error).message}`,
+          { cause: error },
+        ),
       );
-      for (const send of sends) send.reject(this.#failure);
-      for (const send of this.#queue.splice(0)) {
-        send.reject(this.#failure);
-        this.#budget.release(send.bytes);
-      }
-    } finally {
-      for (const send of sends) this.#budget.release(send.bytes);
+      for (const send of [...sends, ...this.#queue.splice(0)]) send.reject(failure);
     }
   }
 }

@@ -7,9 +7,11 @@
  * fetch again until the caller has taken the previous batch.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Kafka, PartitionAssigner } from 'kafkajs';
 import { LogError } from '../errors.js';
 import type { ConsumedMessage, ReadRangeOptions } from '../log-client.js';
+import { rangeBounds } from '../range-bounds.js';
+import type { KafkajsAdmin } from './kafkajs-admin.js';
 import { toConsumedMessage } from './kafkajs-consumer.js';
 import { kafkajs } from './load-kafkajs.js';
 
@@ -45,27 +47,13 @@ type Item =
 
 export async function* readRange(
   kafka: Kafka,
-  admin: Admin,
+  admin: KafkajsAdmin,
   options: ReadRangeOptions,
 ): AsyncGenerator<ConsumedMessage, void, undefined> {
-  const { topic, partition, fromOffset } = options;
-  const offsets = await admin.fetchTopicOffsets(topic);
-  const bounds = offsets.find((entry) => entry.partition === partition);
-  if (bounds === undefined) {
-    throw new LogError('EXTENTLOG_ERR_LOG_TOPIC', `topic ${topic} has no partition ${partition}`, {
-      details: { topic, partition },
-    });
-  }
-  const startOffset = Number(bounds.low);
-  const toOffset = Math.min(options.toOffset ?? Number(bounds.high), Number(bounds.high));
-  if (fromOffset < startOffset) {
-    throw new LogError(
-      'EXTENTLOG_ERR_LOG_OFFSET_OUT_OF_RANGE',
-      `${topic}[${partition}] starts at offset ${startOffset} (retention removed older records); offset ${fromOffset} was requested`,
-      { details: { topic, partition, fromOffset, startOffset } },
-    );
-  }
-  if (fromOffset >= toOffset) return;
+  const { topic, partition } = options;
+  const range = await rangeBounds(admin, options);
+  if (range === null) return;
+  const { fromOffset, toOffset } = range;
 
   const groupId = `extentlog-reader-${randomUUID()}`;
   const consumer = kafka.consumer({
@@ -130,6 +118,6 @@ export async function* readRange(
     if (current !== null && 'taken' in current) current.taken();
     for (const item of pending.splice(0)) if ('taken' in item) item.taken();
     await consumer.disconnect().catch(() => undefined);
-    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.deleteGroup(groupId).catch(() => undefined);
   }
 }

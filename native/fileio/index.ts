@@ -10,11 +10,8 @@
  * Pure-TypeScript fallbacks (writing zeros, SHA-256 digests) live in `fallbacks.ts`; callers
  * choose them explicitly.
  */
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NativeError } from '../errors.js';
+import { loadAddon } from '../addon-loader.js';
+import { callNative, checkFd as checkFdOf, invalidArgument } from '../native-call.js';
 
 interface FileioAddon {
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): Promise<void>;
@@ -58,44 +55,19 @@ export const XXH3_128_DIGEST_BYTES = 16;
  */
 export const HASH_ON_THREAD_POOL_FROM_BYTES = 1024 * 1024;
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-// From the source tree (native/fileio/) and from the build (dist/native/fileio/).
-const candidates = [
-  path.join(here, 'build', 'Release', 'fileio.node'),
-  path.resolve(here, '..', '..', '..', 'native', 'fileio', 'build', 'Release', 'fileio.node'),
-];
-
-let addon: FileioAddon | null = null;
-let loadFailure = '';
-for (const candidate of candidates) {
-  try {
-    addon = require(candidate) as FileioAddon;
-    break;
-  } catch (error) {
-    loadFailure = error instanceof Error ? error.message : String(error);
-  }
-}
-
-const errnoNames = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, value]) => [value, name]),
+const handle = loadAddon<FileioAddon>(
+  ADDON_NAME,
+  import.meta.url,
+  'install the Debian packages libxxhash-dev and build-essential, then run `npm run build:native`',
 );
-const RETRIABLE_ERRNOS = new Set(['EINTR', 'EAGAIN', 'EBUSY']);
 
 /** Whether the addon is built and loadable. */
 export function isAvailable(): boolean {
-  return addon !== null;
+  return handle.isAvailable();
 }
 
 function loaded(neededFor?: string): FileioAddon {
-  if (addon !== null) return addon;
-  throw new NativeError(
-    'EXTENTLOG_ERR_NATIVE_NOT_BUILT',
-    `native addon '${ADDON_NAME}' is not built${neededFor === undefined ? '' : ` (needed for ${neededFor})`}: ` +
-      'install the Debian packages libxxhash-dev and build-essential, then run `npm run build:native`' +
-      ` (loading it said: ${loadFailure})`,
-    { details: { addon: ADDON_NAME } },
-  );
+  return handle.get(neededFor);
 }
 
 /** Throws `NativeError` (EXTENTLOG_ERR_NATIVE_NOT_BUILT) naming `neededFor` unless the addon loads. */
@@ -103,17 +75,12 @@ export function assertAvailable(neededFor: string): void {
   loaded(neededFor);
 }
 
-function invalid(name: string, expected: string, received: unknown): NativeError {
-  return new NativeError(
-    'EXTENTLOG_ERR_NATIVE_INVALID_ARGUMENT',
-    `fileio: ${name} must be ${expected}, received ${typeof received === 'number' ? received : typeof received}`,
-    { details: { argument: name } },
-  );
+function invalid(name: string, expected: string, received: unknown) {
+  return invalidArgument(ADDON_NAME, name, expected, received);
 }
 
 function checkFd(fd: number): void {
-  if (!Number.isSafeInteger(fd) || fd < 0 || fd > 0x7fffffff)
-    throw invalid('fd', 'a file descriptor (a non-negative integer)', fd);
+  checkFdOf(ADDON_NAME, fd);
 }
 
 function checkBytes(name: string, value: number, minimum: number): void {
@@ -128,32 +95,7 @@ function checkRange(offsetBytes: number, lengthBytes: number): void {
     throw invalid('offsetBytes + lengthBytes', 'a safe integer', offsetBytes + lengthBytes);
 }
 
-/** Runs a native call and translates a rejected errno into `NativeError`. */
-async function call<T>(
-  run: () => Promise<T>,
-  context: Readonly<Record<string, unknown>>,
-): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    const { errno, syscall } = error as { errno?: unknown; syscall?: unknown };
-    if (typeof errno !== 'number' || typeof syscall !== 'string') throw error;
-    const name = errnoNames.get(errno) ?? `errno ${errno}`;
-    const where = Object.entries(context)
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => `${key}=${String(value)}`)
-      .join(' ');
-    throw new NativeError(
-      'EXTENTLOG_ERR_NATIVE_SYSCALL',
-      `${syscall} failed with ${name} (${(error as Error).message.replace(/^[^:]*: /, '')}) for ${where}`,
-      {
-        cause: error,
-        retriable: RETRIABLE_ERRNOS.has(name),
-        details: { ...context, errno: name, errnoNumber: errno, syscall },
-      },
-    );
-  }
-}
+const call = callNative;
 
 function fallocateFlags(mode: FallocateMode): number {
   const c = loaded().constants;

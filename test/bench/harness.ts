@@ -3,7 +3,11 @@
  * same run and reports rows; `run.ts` prints them as one table. Ratios, not absolute
  * numbers, are what compare across machines and runs.
  */
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 
 export interface BenchRow {
   /** What is measured, e.g. 'broker produce 512 KiB acks=all'. */
@@ -35,6 +39,23 @@ export interface BenchSuite {
 }
 
 export const MiB = 1024 * 1024;
+const MB = 1e6;
+
+/** The disk's own sequential write speed: `dd bs=1M conv=fdatasync` of `totalBytes` in workDir. */
+export async function ddWriteMBps(context: BenchContext, totalBytes: number): Promise<number> {
+  const target = path.join(context.workDir, 'dd.bin');
+  const started = process.hrtime.bigint();
+  await promisify(execFile)('dd', [
+    'if=/dev/zero',
+    `of=${target}`,
+    'bs=1M',
+    `count=${Math.round(totalBytes / MiB)}`,
+    'conv=fdatasync',
+  ]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await rm(target, { force: true });
+  return totalBytes / MB / seconds;
+}
 
 /** Throughput ratio row helper: higher is better for both. */
 export function throughputRow(

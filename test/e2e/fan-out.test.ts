@@ -148,7 +148,7 @@ test('a target added after retention removed the first epoch asks for a re-basel
         numPartitions: 1,
         configEntries: [
           { name: 'segment.bytes', value: String(512 * 1024) },
-          { name: 'retention.bytes', value: String(6 * MiB) },
+          { name: 'retention.bytes', value: String(7 * MiB) },
           { name: 'max.message.bytes', value: String(16 * MiB) },
         ],
       },

@@ -52,7 +52,13 @@ test('without the addon, every call names the addon, the package and the build c
   // The wrapper as built, copied where no addon sits beside it.
   const built = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const copy = path.join(tmp.dir, 'no-addon');
-  for (const file of ['native/fileio/index.js', 'native/errors.js', 'errors/extentlog-error.js']) {
+  for (const file of [
+    'native/fileio/index.js',
+    'native/addon-loader.js',
+    'native/native-call.js',
+    'native/errors.js',
+    'errors/extentlog-error.js',
+  ]) {
     await mkdir(path.dirname(path.join(copy, file)), { recursive: true });
     await copyFile(path.join(built, file), path.join(copy, file));
   }

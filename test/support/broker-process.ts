@@ -20,6 +20,8 @@ export interface BrokerProcess {
   stderr(): string;
   /** The schema registry served next to the broker, unless started with --no-registry. */
   readonly registryUrl: string | null;
+  /** SIGTERM (a clean stop), then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startBrokerProcess(options: {
@@ -77,6 +79,13 @@ export async function startBrokerProcess(options: {
     address,
     registryUrl,
     child,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
     exited,
     stderr: () => stderr,
   };

@@ -10,13 +10,21 @@ const run = promisify(execFile);
 // dist/test/unit → the repository root.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-test('the native addons are clang-formatted (native/.clang-format)', async () => {
+/** Files matching `pattern` in `dir` and its subfolders (one level), relative to the root. */
+async function sourcesOf(dir: string, pattern: RegExp, skip: readonly string[] = []) {
   const sources: string[] = [];
-  for (const addon of await readdir(path.join(repoRoot, 'native'), { withFileTypes: true })) {
-    if (!addon.isDirectory()) continue;
-    for (const file of await readdir(path.join(repoRoot, 'native', addon.name)))
-      if (/\.(cc|h)$/.test(file)) sources.push(path.join('native', addon.name, file));
+  for (const entry of await readdir(path.join(repoRoot, dir), { withFileTypes: true })) {
+    if (entry.isDirectory() && !skip.includes(entry.name)) {
+      for (const file of await readdir(path.join(repoRoot, dir, entry.name)))
+        if (pattern.test(file)) sources.push(path.join(dir, entry.name, file));
+    } else if (entry.isFile() && pattern.test(entry.name)) {
+      sources.push(path.join(dir, entry.name));
+    }
   }
+  return sources;
+}
+
+async function assertFormatted(dir: string, sources: readonly string[]) {
   assert.ok(sources.length > 0);
   const result = await run('clang-format', ['--dry-run', '--Werror', ...sources], {
     cwd: repoRoot,
@@ -24,5 +32,13 @@ test('the native addons are clang-formatted (native/.clang-format)', async () =>
     stderr: error.stderr ?? String(error),
     failed: true,
   }));
-  assert.ok(!('failed' in result), `run clang-format -i on native/:\n${result.stderr}`);
+  assert.ok(!('failed' in result), `run clang-format -i on ${dir}/:\n${result.stderr}`);
+}
+
+test('the native addons are clang-formatted (native/.clang-format)', async () => {
+  await assertFormatted('native', await sourcesOf('native', /\.(cc|h)$/, ['build']));
+});
+
+test('the kernel module is in kernel style (kmod/.clang-format)', async () => {
+  await assertFormatted('kmod', await sourcesOf('kmod', /\.(c|h)$/, ['build', 'vm']));
 });

@@ -4,14 +4,12 @@
  * own sequential write speed measured by `dd … conv=fdatasync` in the same run; then a
  * fetch-like sequential read of what was written.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { openBrokerStore } from '../../../log/broker/storage/index.js';
 import { buildBatch } from '../../support/magic2-batch.js';
 import {
+  ddWriteMBps,
   MiB,
   throughputRow,
   type BenchContext,
@@ -23,21 +21,6 @@ const PARTITIONS = 4;
 const IN_FLIGHT_PER_PARTITION = 3;
 const BATCH_VALUE_BYTES = 512 * 1024;
 const MB = 1e6;
-
-async function ddWriteMBps(context: BenchContext, totalBytes: number): Promise<number> {
-  const target = path.join(context.workDir, 'dd.bin');
-  const started = process.hrtime.bigint();
-  await promisify(execFile)('dd', [
-    'if=/dev/zero',
-    `of=${target}`,
-    'bs=1M',
-    `count=${Math.round(totalBytes / MiB)}`,
-    'conv=fdatasync',
-  ]);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await rm(target, { force: true });
-  return totalBytes / MB / seconds;
-}
 
 async function storeRun(
   context: BenchContext,

@@ -214,3 +214,27 @@ test('records below the committed offset are verified but not applied again', as
     'verified below the offset too',
   );
 });
+
+test('records lost to retention in the middle of an epoch make the disk wait for a FULL epoch', async () => {
+  const { disk, calls, points, rebaselines } = replay();
+  await feed(disk, epochRecords(1, 0, [1]));
+  const second = epochRecords(2, 3, [1, 2, 3]);
+  await disk.process(second[0]!, 3, false);
+  await disk.process(second[1]!, 4, false);
+  disk.historyLost(5, 7);
+  await disk.process(second[4]!, 7, false); // SyncCommit of the epoch whose middle is gone
+  for (const [index, record] of [
+    ...epochRecords(3, 8, [2], 'INCREMENTAL', 2),
+    ...epochRecords(4, 11, [3], 'FULL'),
+  ].entries())
+    await disk.process(record, 8 + index, false);
+  assert.equal(disk.stopped, null, 'no sequence gap: the loss is known');
+  assert.equal(rebaselines.length, 1, 'asked once');
+  assert.match(rebaselines[0]!, /lost offsets 5\.\.6 .* in the middle of epoch 2/);
+  assert.deepEqual(
+    points.map((point) => point.epoch),
+    [1, 4],
+    'neither the torn epoch nor the incremental after it became a restore point',
+  );
+  assert.deepEqual(calls.slice(-4), ['begin 4', 'apply 3', 'flush', 'commit 4']);
+});
