@@ -17,12 +17,15 @@ export interface TokenBucketOptions {
   /** Requests that may start back to back after an idle period (>= 1). */
   readonly burst: number;
   readonly now?: () => number;
+  /** How a caller waits for its slot (a virtual clock in tests). */
+  readonly sleep?: (waitMs: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export class TokenBucket {
   readonly #intervalMs: number;
   readonly #toleranceMs: number;
   readonly #now: () => number;
+  readonly #sleep: (waitMs: number, signal?: AbortSignal) => Promise<void>;
   #theoreticalAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: TokenBucketOptions) {
@@ -37,14 +40,21 @@ export class TokenBucket {
     this.#intervalMs = 1000 / options.ratePerSecond;
     this.#toleranceMs = (options.burst - 1) * this.#intervalMs;
     this.#now = options.now ?? (() => performance.now());
+    this.#sleep =
+      options.sleep ??
+      (async (waitMs, signal) => {
+        await delay(waitMs, undefined, signal ? { signal } : {});
+      });
   }
 
-  /** Resolves when the caller may start one request. */
-  async take(signal?: AbortSignal): Promise<void> {
+  /** Resolves when the caller may start one request, with the milliseconds it waited. */
+  async take(signal?: AbortSignal): Promise<number> {
     const nowMs = this.#now();
     const slotMs = Math.max(this.#theoreticalAtMs, nowMs);
     this.#theoreticalAtMs = slotMs + this.#intervalMs;
     const waitMs = slotMs - this.#toleranceMs - nowMs;
-    if (waitMs > 0) await delay(Math.ceil(waitMs), undefined, signal ? { signal } : {});
+    if (waitMs <= 0) return 0;
+    await this.#sleep(Math.ceil(waitMs), signal);
+    return Math.ceil(waitMs);
   }
 }
