@@ -11,6 +11,12 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { fromIni } from '@aws-sdk/credential-provider-ini';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { Logger } from 'pino';
+import { createAwsCaller, type AwsCaller } from '../cloud/aws/aws-caller.js';
+import type { SnapshotPolling } from '../cloud/aws/snapshot-waiter.js';
+import { DEFAULT_RETRY_POLICY } from '../cloud/backoff.js';
+import { TokenBucket } from '../cloud/token-bucket.js';
+import type { AwsSettingsConfig } from './config/schema.js';
 
 export interface AwsClientSettings {
   readonly region: string;
@@ -66,5 +72,37 @@ export function createAwsClients(settings: AwsClientSettings): AwsClients {
       ebs.destroy();
       ec2.destroy();
     },
+  };
+}
+
+/** What an EBS source or target needs of AWS, built from its configuration. */
+export interface AwsAccess extends AwsClients {
+  readonly caller: AwsCaller;
+  readonly polling: SnapshotPolling;
+}
+
+export function createAwsAccess(settings: AwsSettingsConfig, logger: Logger): AwsAccess {
+  const clients = createAwsClients(settings);
+  const caller = createAwsCaller({
+    bucket: new TokenBucket({
+      ratePerSecond: settings.maxRequestsPerSecond,
+      burst: settings.burst,
+    }),
+    retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: settings.maxAttempts },
+    onRetry: (what, attempt, delayMs, facts) =>
+      logger.debug(
+        { what, attempt, delayMs, awsCode: facts.awsCode, reason: facts.reason },
+        'aws: retrying',
+      ),
+  });
+  return {
+    ...clients,
+    caller,
+    polling: {
+      initialPollMs: settings.snapshotPollMs,
+      maxPollMs: settings.snapshotMaxPollMs,
+      timeoutMs: settings.snapshotTimeoutMs,
+    },
+    close: () => clients.close(),
   };
 }

@@ -14,9 +14,11 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createEbsSource } from '../producers/ebs/ebs-source.js';
 import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
 import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
+import { createEbsTarget } from '../consumers/ebs/ebs-target.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
 import { createReplay, type Replay } from '../consumers/replay.js';
@@ -26,6 +28,7 @@ import {
   type RestorePointWriter,
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
+import { createAwsAccess } from './aws-clients.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
 
@@ -88,12 +91,76 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
           : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
         logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
       });
+    case 'ebs': {
+      const sourceLogger = logger.child({ feed: feed.name, source: 'ebs' });
+      const aws = createAwsAccess(source, sourceLogger);
+      const ebsSource = createEbsSource({
+        feed: feed.name,
+        ...(source.volumes === undefined
+          ? {}
+          : {
+              volumes: source.volumes.map((volume) => ({
+                volumeId: volume.id,
+                ...(volume.diskId === undefined ? {} : { diskId: volume.diskId }),
+              })),
+            }),
+        ...(source.instance === undefined
+          ? {}
+          : {
+              instance: {
+                instanceId: source.instance.id,
+                excludeBootVolume: source.instance.excludeBootVolume,
+              },
+            }),
+        ebs: aws.ebs,
+        ec2: aws.ec2,
+        caller: aws.caller,
+        polling: aws.polling,
+        readConcurrency: source.readConcurrency,
+        ...(source.maxHeldBlocks === undefined ? {} : { maxHeldBlocks: source.maxHeldBlocks }),
+        maxResults: source.maxResults,
+        logger: sourceLogger,
+      });
+      return {
+        ...ebsSource,
+        close: async () => {
+          await ebsSource.close();
+          aws.close();
+        },
+      };
+    }
   }
 }
 
-/** The target a configuration describes (the commands that read restore points back use it too). */
-export function buildTarget(target: TargetConfig, logger: Logger): Target {
+/**
+ * The target a configuration describes (the commands that read restore points back use it
+ * too). `dataDir` is the process's data directory, for a target's local state.
+ */
+export function buildTarget(target: TargetConfig, logger: Logger, dataDir = './data'): Target {
   switch (target.type) {
+    case 'ebs': {
+      const targetLogger = logger.child({ target: target.name });
+      const aws = createAwsAccess(target, targetLogger);
+      const ebsTarget = createEbsTarget({
+        name: target.name,
+        ebs: aws.ebs,
+        ec2: aws.ec2,
+        caller: aws.caller,
+        polling: aws.polling,
+        stagingDir: target.stagingDir ?? path.join(dataDir, 'ebs-staging', target.name),
+        putConcurrency: target.putConcurrency,
+        readConcurrency: target.readConcurrency,
+        snapshotTimeoutMinutes: target.snapshotTimeoutMinutes,
+        logger: targetLogger,
+      });
+      return {
+        ...ebsTarget,
+        close: async () => {
+          await ebsTarget.close();
+          aws.close();
+        },
+      };
+    }
     case 'file':
       return createFileTarget({
         pathFor: pathTemplate(target.path),
@@ -257,7 +324,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const built = buildTarget(targetConfig, logger);
+        const built = buildTarget(targetConfig, logger, config.dataDir);
         const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());

@@ -79,9 +79,66 @@ export const kernelJournalSourceSchema = z.strictObject({
   barrierMinIntervalMs: positiveInt.optional(),
 });
 
+/**
+ * How an EBS source or target reaches AWS. Credentials are never part of the configuration:
+ * the default provider chain (environment, shared files, SSO, instance or container role),
+ * a named `profile` of it, or a shared `credentialsFile`.
+ */
+const awsSettingsSchema = z.strictObject({
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region, e.g. eu-west-1'),
+  profile: z.string().min(1).optional(),
+  credentialsFile: z.string().min(1).optional(),
+  /** Endpoint overrides (VPC endpoints, FIPS). */
+  ebsEndpoint: z.url().optional(),
+  ec2Endpoint: z.url().optional(),
+  /** Every request, EC2 and EBS, retries included, takes a token of one bucket. */
+  maxRequestsPerSecond: z.number().positive().default(200),
+  burst: positiveInt.default(50),
+  /** Attempts per request when AWS throttles or fails with 5xx, the first included. */
+  maxAttempts: positiveInt.max(50).default(10),
+  requestTimeoutMs: positiveInt.default(60_000),
+  /** Snapshot completion polling: the first interval, the longest, and the give-up time. */
+  snapshotPollMs: positiveInt.default(1000),
+  snapshotMaxPollMs: positiveInt.default(15_000),
+  snapshotTimeoutMs: positiveInt.default(6 * 3600 * 1000),
+});
+
+export const ebsSourceSchema = z
+  .strictObject({
+    type: z.literal('ebs'),
+    ...awsSettingsSchema.shape,
+    /** Volumes snapshotted one by one (CreateSnapshot), each a disk (default id: the volume id). */
+    volumes: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(/^vol-[0-9a-f]+$/, 'expected a volume id, vol-…'),
+          diskId: z.string().min(1).optional(),
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** Or every volume of an instance, snapshotted together (CreateSnapshots). */
+    instance: z
+      .strictObject({
+        id: z.string().regex(/^i-[0-9a-f]+$/, 'expected an instance id, i-…'),
+        excludeBootVolume: z.boolean().default(false),
+      })
+      .optional(),
+    /** GetSnapshotBlock requests in flight per cycle (each holds a 512 KiB block). */
+    readConcurrency: positiveInt.max(256).default(16),
+    /** Blocks read ahead and not yet published: memory is this × 512 KiB per cycle. */
+    maxHeldBlocks: positiveInt.optional(),
+    /** MaxResults of ListSnapshotBlocks / ListChangedBlocks. */
+    maxResults: z.number().int().min(100).max(10_000).default(10_000),
+  })
+  .refine((source) => (source.volumes === undefined) !== (source.instance === undefined), {
+    message: 'configure either volumes or instance, exactly one of them',
+  });
+
 export const sourceSchema = z.discriminatedUnion('type', [
   imageSourceSchema,
   kernelJournalSourceSchema,
+  ebsSourceSchema,
 ]);
 
 export const feedSchema = z.strictObject({
@@ -117,7 +174,23 @@ export const fileTargetSchema = z.strictObject({
   flushIntervalMs: positiveInt.default(1000),
 });
 
-export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema]);
+export const ebsTargetSchema = z.strictObject({
+  type: z.literal('ebs'),
+  name,
+  feeds: z.array(name).min(1),
+  ...awsSettingsSchema.shape,
+  /** Local room for the epochs being replayed; defaults to <dataDir>/ebs-staging/<name>. */
+  stagingDir: z.string().min(1).optional(),
+  /** PutSnapshotBlock requests in flight per disk. */
+  putConcurrency: positiveInt.max(256).default(16),
+  /** GetSnapshotBlock requests in flight when a restore point is read back. */
+  readConcurrency: positiveInt.max(256).default(16),
+  /** StartSnapshot's Timeout: minutes without a written block before AWS fails the snapshot. */
+  snapshotTimeoutMinutes: z.number().int().min(10).max(4320).default(60),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, ebsTargetSchema]);
 
 export const configSchema = z
   .strictObject({
@@ -186,3 +259,6 @@ export type ExtentlogConfig = z.infer<typeof configSchema>;
 export type FeedConfig = z.infer<typeof feedSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type EbsSourceConfig = z.infer<typeof ebsSourceSchema>;
+export type AwsSettingsConfig = z.infer<typeof awsSettingsSchema>;
+export type EbsTargetConfig = z.infer<typeof ebsTargetSchema>;

@@ -77,7 +77,9 @@ async function main(): Promise<void> {
   const spec = JSON.parse(await readFile(specPath, 'utf8')) as SpineChildSpec;
   const config = parseConfig(spec.config, specPath);
   const logger = pino({ level: 'info' }, destination({ dest: spec.logPath, sync: true }));
-  const templates = new Map(config.targets.map((target) => [target.name, target.path]));
+  const templates = new Map(
+    config.targets.map((target) => [target.name, target.type === 'file' ? target.path : '']),
+  );
   const runtime = await startRuntime(config, logger, {
     feeds: spec.role === 'feed',
     targets: spec.role === 'targets',
