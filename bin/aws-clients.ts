@@ -8,6 +8,8 @@
  */
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { fromIni } from '@aws-sdk/credential-provider-ini';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -26,8 +28,10 @@ export interface AwsClientSettings {
   /** Endpoint overrides (VPC endpoints, FIPS, an emulator). */
   readonly ebsEndpoint?: string | undefined;
   readonly ec2Endpoint?: string | undefined;
-  /** Seconds a request may take before it is abandoned (and retried). */
+  /** Milliseconds a request may take before it is abandoned (and retried). */
   readonly requestTimeoutMs?: number | undefined;
+  /** Connections per client: at least the requests the adapter keeps in flight (default 50). */
+  readonly maxSockets?: number | undefined;
 }
 
 export interface AwsClients {
@@ -49,13 +53,18 @@ export function awsCredentials(
 
 export function createAwsClients(settings: AwsClientSettings): AwsClients {
   const credentials = awsCredentials(settings);
+  const maxSockets = settings.maxSockets ?? 50;
   const common = {
     region: settings.region,
     credentials,
     maxAttempts: 1,
-    ...(settings.requestTimeoutMs === undefined
-      ? {}
-      : { requestHandler: { requestTimeout: settings.requestTimeoutMs } }),
+    requestHandler: {
+      ...(settings.requestTimeoutMs === undefined
+        ? {}
+        : { requestTimeout: settings.requestTimeoutMs }),
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    },
   };
   const ebs = new EBSClient({
     ...common,
@@ -81,8 +90,13 @@ export interface AwsAccess extends AwsClients {
   readonly polling: SnapshotPolling;
 }
 
-export function createAwsAccess(settings: AwsSettingsConfig, logger: Logger): AwsAccess {
-  const clients = createAwsClients(settings);
+export function createAwsAccess(
+  settings: AwsSettingsConfig,
+  inFlight: number,
+  logger: Logger,
+): AwsAccess {
+  // Room for the adapter's block requests and its listing and EC2 calls beside them.
+  const clients = createAwsClients({ ...settings, maxSockets: inFlight + 8 });
   const caller = createAwsCaller({
     bucket: new TokenBucket({
       ratePerSecond: settings.maxRequestsPerSecond,
@@ -101,7 +115,7 @@ export function createAwsAccess(settings: AwsSettingsConfig, logger: Logger): Aw
     polling: {
       initialPollMs: settings.snapshotPollMs,
       maxPollMs: settings.snapshotMaxPollMs,
-      timeoutMs: settings.snapshotTimeoutMs,
+      timeoutMs: settings.snapshotWaitTimeoutMs,
     },
     close: () => clients.close(),
   };

@@ -93,7 +93,7 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
       });
     case 'ebs': {
       const sourceLogger = logger.child({ feed: feed.name, source: 'ebs' });
-      const aws = createAwsAccess(source, sourceLogger);
+      const aws = createAwsAccess(source, source.readConcurrency, sourceLogger);
       const ebsSource = createEbsSource({
         feed: feed.name,
         ...(source.volumes === undefined
@@ -140,7 +140,11 @@ export function buildTarget(target: TargetConfig, logger: Logger, dataDir = './d
   switch (target.type) {
     case 'ebs': {
       const targetLogger = logger.child({ target: target.name });
-      const aws = createAwsAccess(target, targetLogger);
+      const aws = createAwsAccess(
+        target,
+        Math.max(target.putConcurrency, target.readConcurrency),
+        targetLogger,
+      );
       const ebsTarget = createEbsTarget({
         name: target.name,
         ebs: aws.ebs,

@@ -100,7 +100,7 @@ const awsSettingsSchema = z.strictObject({
   /** Snapshot completion polling: the first interval, the longest, and the give-up time. */
   snapshotPollMs: positiveInt.default(1000),
   snapshotMaxPollMs: positiveInt.default(15_000),
-  snapshotTimeoutMs: positiveInt.default(6 * 3600 * 1000),
+  snapshotWaitTimeoutMs: positiveInt.default(6 * 3600 * 1000),
 });
 
 export const ebsSourceSchema = z

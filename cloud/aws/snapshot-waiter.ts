@@ -63,7 +63,7 @@ export async function waitForSnapshot(
     if (Date.now() + pollMs > deadline)
       throw new CloudError(
         'EXTENTLOG_ERR_CLOUD_SNAPSHOT',
-        `snapshot ${snapshotId} is still ${String(snapshot.State)} (${snapshot.Progress ?? '?'}) after ${polling.timeoutMs} ms: raise snapshotTimeoutMs, or check it in the EC2 console`,
+        `snapshot ${snapshotId} is still ${String(snapshot.State)} (${snapshot.Progress ?? '?'}) after ${polling.timeoutMs} ms: raise snapshotWaitTimeoutMs, or check it in the EC2 console`,
         { details: { snapshotId, state: snapshot.State ?? null } },
       );
     await delay(pollMs);

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ApiError, type ApiResponse } from './api-error.js';
 import { ebsOperation, handleEbs } from './ebs-direct-api.js';
 import { ec2ErrorBody, handleEc2 } from './ec2-query-api.js';
@@ -27,6 +28,8 @@ export interface EmulatorOptions {
   readonly blockTokenTtlMs?: number;
   /** DescribeSnapshots calls of a snapshot before it shows completed (default 2). */
   readonly describesUntilCompleted?: number;
+  /** Added to every answer: the round trip of a real region, for benchmarks (default 0). */
+  readonly latencyMs?: number;
 }
 
 export interface RecordedRequest {
@@ -87,6 +90,7 @@ export async function startAwsEbsEmulator(options: EmulatorOptions): Promise<Aws
   const region = options.region ?? 'us-east-1';
   let blockTokenTtlMs = options.blockTokenTtlMs ?? 60 * 60 * 1000;
   let sessionTokenExpired = false;
+  const latencyMs = options.latencyMs ?? 0;
   const store = new SnapshotStore(options.dir, options.describesUntilCompleted ?? 2);
   await store.init();
   const mint = new TokenMint();
@@ -192,6 +196,7 @@ export async function startAwsEbsEmulator(options: EmulatorOptions): Promise<Aws
       answer = errorAnswer(api, apiError, requestId);
     }
     record.status = answer.status;
+    if (latencyMs > 0) await delay(latencyMs);
     send(response, answer, requestId);
   }
 
