@@ -24,7 +24,7 @@ const boundaries = [
     from: 'cloud',
     forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'native', 'bin'],
   },
-  { from: 'status', forbid: ['bin'] },
+  { from: 'status', forbid: ['producers', 'consumers', 'bin'] },
 ];
 
 export default tseslint.config(
@@ -42,6 +42,21 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // The status page's script runs in the browser, as a classic script.
+    files: ['status/page/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
     },
   },
   ...boundaries.map(({ from, forbid }) => ({

@@ -2,7 +2,10 @@
 import { defineErrorArea, type ErrorCodeTable } from '../errors/extentlog-error.js';
 
 export const CONFIG_ERRORS = {
-  EXTENTLOG_ERR_CONFIG_READ: { summary: 'the configuration file cannot be read', retriable: false },
+  EXTENTLOG_ERR_CONFIG_READ: {
+    summary: 'the configuration file, or a file it names (password, CA), cannot be read',
+    retriable: false,
+  },
   EXTENTLOG_ERR_CONFIG_SYNTAX: {
     summary: 'the configuration file is not valid YAML or JSON',
     retriable: false,

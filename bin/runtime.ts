@@ -4,9 +4,11 @@
  * codecs, every feed and every target's replay. It is the only place that constructs
  * adapters; everything else receives what it needs.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
+import { describeError } from '../errors/extentlog-error.js';
 import { createLogClient, type DriverLogClient } from '../log/client-factory.js';
 import { openControlChannel, type ControlChannel } from '../log/control-channel.js';
 import { createRecordCodec, type RecordCodec } from '../schemas/record-codec.js';
@@ -15,6 +17,8 @@ import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
 import { createEbsSource } from '../producers/ebs/ebs-source.js';
+import { createQemuSource } from '../producers/qemu/qemu-source.js';
+import { createVmwareSource } from '../producers/vmware/vmware-source.js';
 import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
 import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
@@ -29,8 +33,12 @@ import {
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
 import { createAwsAccess } from './aws-clients.js';
+import { readBearerTokenFile } from '../status/bearer-token.js';
+import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
-import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
+import { createRuntimeStatusModel } from './status-read-model.js';
 
 const MiB = 1024 * 1024;
 
@@ -47,6 +55,8 @@ export interface Runtime {
   readonly restorePointsTopic: string;
   /** The latest restore point per `<target>/<feed>/<disk>`, read from the log now. */
   restorePoints(): Promise<Map<string, RestorePoint>>;
+  /** The status API, when the configuration (or `RuntimeOptions.status`) enables it. */
+  readonly status: { readonly url: string } | null;
   close(): Promise<void>;
 }
 
@@ -62,6 +72,19 @@ export function replayGroupId(prefix: string, target: string): string {
   return `${prefix}.target.${target}`;
 }
 
+/** A file a source setting names (a secret, a CA), read at start-up. */
+function readSetting(feed: FeedConfig, setting: string, filePath: string): Buffer {
+  try {
+    return readFileSync(filePath);
+  } catch (error) {
+    throw new ConfigError(
+      'EXTENTLOG_ERR_CONFIG_READ',
+      `feed ${feed.name}: source.${setting} ${filePath} cannot be read: ${describeError(error)}`,
+      { cause: error, details: { feed: feed.name, setting, path: filePath } },
+    );
+  }
+}
+
 function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger): ChangeSource {
   const source = feed.source;
   switch (source.type) {
@@ -74,6 +97,63 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
       });
+    case 'qemu':
+      return createQemuSource({
+        disks: source.disks.map((disk) =>
+          disk.image !== undefined
+            ? { diskId: disk.id, image: disk.image }
+            : {
+                diskId: disk.id,
+                qmpSocket: disk.qmpSocket!,
+                node: disk.node!,
+                ...(disk.nbdSocket === undefined ? {} : { nbdSocket: disk.nbdSocket }),
+              },
+        ),
+        workDir: source.workDir ?? path.join(config.dataDir, 'qemu', feed.name),
+        bitmapGranularityBytes: source.bitmapGranularityBytes,
+        persistentBitmaps: source.persistentBitmaps,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'qemu' }),
+      });
+    case 'vmware': {
+      // Secrets come from files, read once here; they never reach the logs.
+      const password = readSetting(feed, 'passwordFile', source.passwordFile)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
+      const reader = source.snapshotReader;
+      return createVmwareSource({
+        connection: {
+          url: source.url,
+          username: source.username,
+          password,
+          ...(source.caFile === undefined
+            ? {}
+            : { ca: readSetting(feed, 'caFile', source.caFile) }),
+          ...(source.thumbprint === undefined ? {} : { thumbprint: source.thumbprint }),
+          rejectUnauthorized: source.rejectUnauthorized,
+        },
+        disks: source.disks.map((disk) => ({
+          diskId: disk.id,
+          vm: disk.vm,
+          ...(disk.disk === undefined ? {} : { disk: disk.disk }),
+        })),
+        snapshotReader:
+          reader.type === 'command'
+            ? reader
+            : {
+                ...reader,
+                user: reader.user ?? source.username,
+                passwordFile: reader.passwordFile ?? source.passwordFile,
+              },
+        workDir: source.workDir ?? path.join(config.dataDir, 'vmware', feed.name),
+        blockSizeBytes: source.blockSizeBytes,
+        quiesce: source.quiesce,
+        nbdConnections: source.nbdConnections,
+        maxRequestBytes: source.maxRequestBytes,
+        logger: logger.child({ feed: feed.name, source: 'vmware' }),
+      });
+    }
     case 'kernel-journal':
       return createKernelJournalSource({
         disks: source.disks.map((disk) => ({
@@ -182,6 +262,29 @@ export interface RuntimeOptions {
   readonly targets?: boolean;
   /** Wraps each target as it is built (instrumentation around the real adapter). */
   readonly decorateTarget?: (name: string, target: Target) => Target;
+  /** Wraps (or replaces) each feed's source as it is built (fault injection in tests). */
+  readonly decorateSource?: (feed: string, source: ChangeSource) => ChangeSource;
+  /**
+   * The status API: false keeps it off; settings override the configuration's `status`
+   * section (a test's `{ port: 0 }`). Default: as the configuration says.
+   */
+  readonly status?: false | Partial<StatusConfig>;
+}
+
+const STATUS_DEFAULTS = {
+  enabled: true,
+  host: '127.0.0.1',
+  port: 0,
+  sampleIntervalMs: 1000,
+  historySamples: 900,
+} as const satisfies StatusConfig;
+
+/** The status settings in force, or null when the status API stays off. */
+function statusSettings(config: ExtentlogConfig, options: RuntimeOptions): StatusConfig | null {
+  if (options.status === false) return null;
+  if (config.status === undefined && options.status === undefined) return null;
+  const settings = { ...STATUS_DEFAULTS, ...config.status, ...options.status };
+  return settings.enabled ? settings : null;
 }
 
 export async function startRuntime(
@@ -196,6 +299,10 @@ export async function startRuntime(
     }
   };
   try {
+    // The token first: a bad token file stops the process before anything starts.
+    const status = statusSettings(config, options);
+    const token: string | null =
+      status?.tokenFile === undefined ? null : await readBearerTokenFile(status.tokenFile);
     let embedded: EmbeddedServices | null = null;
     if (config.kafka === undefined) {
       embedded = await startEmbedded({
@@ -260,10 +367,11 @@ export async function startRuntime(
     if (options.feeds ?? true) {
       for (const feedConfig of config.feeds) {
         const topic = extentsTopic(prefix, feedConfig.name);
+        const built = buildSource(feedConfig, config, logger);
         const feed = createFeed({
           name: feedConfig.name,
           topic,
-          source: buildSource(feedConfig, config, logger),
+          source: options.decorateSource?.(feedConfig.name, built) ?? built,
           log,
           codec: codecs.get(feedConfig.name)!,
           logger: logger.child({ feed: feedConfig.name }),
@@ -371,8 +479,45 @@ export async function startRuntime(
       }
     }
 
+    let statusServer: { readonly url: string } | null = null;
+    if (status !== null) {
+      const { model, actions } = createRuntimeStatusModel({
+        log,
+        feeds,
+        replays,
+        targetFeeds: new Map(
+          config.targets
+            .filter((target) => replays.has(target.name))
+            .map((target) => [
+              target.name,
+              target.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
+            ]),
+        ),
+        embedded,
+        restorePointsTopic: rpTopic,
+        restorePointCodec,
+        logger,
+      });
+      const server = await startStatusServer({
+        model,
+        actions,
+        token,
+        logger: logger.child({ component: 'status' }),
+        host: status.host,
+        port: status.port,
+        sampleIntervalMs: status.sampleIntervalMs,
+        historySamples: status.historySamples,
+      });
+      closers.push(() => server.close());
+      statusServer = { url: server.url };
+      if (token === null)
+        logger.warn('status API actions are disabled: set status.tokenFile to enable them');
+      logger.info({ url: server.url }, 'status API listening');
+    }
+
     return {
       config,
+      status: statusServer,
       log,
       registry,
       embedded,

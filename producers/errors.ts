@@ -51,6 +51,11 @@ export const SOURCE_ERRORS = {
       'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_TOOL: {
+    summary:
+      'an external tool of the source (qemu-img, qemu-nbd, nbdkit) failed or could not be started; the message has its command line and what it printed',
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_JOURNAL_OVERFLOW: {
     summary:
       'the kernel journal dropped records (its ring was full); the next cycle re-baselines the disk from a COW snapshot. Give the target a larger ring_records or consistency points closer together',

@@ -89,3 +89,4 @@ bash scripts/build-native.sh
 if [ "$mode" = test ]; then bash scripts/build-kmod.sh; fi
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
+if [ "$mode" = test ]; then bash scripts/build-vcsim.sh; fi

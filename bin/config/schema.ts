@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
+export const STATUS_DEFAULT_PORT = 8480;
 const name = z
   .string()
   .regex(
@@ -56,6 +57,111 @@ export const imageSourceSchema = z.strictObject({
   hashAlgorithm: z.enum(['xxh3-128', 'sha256-128']).optional(),
   /** Skip holes with SEEK_DATA/SEEK_HOLE (needs the fileio addon). */
   detectHoles: z.boolean().optional(),
+});
+
+/** A disk of the QEMU source: a qcow2 image no VM runs, or a node of a running QEMU. */
+const qemuDiskSchema = z
+  .strictObject({
+    id: z.string().min(1),
+    /** A qcow2 image not in use (bitmaps via qemu-img, read via qemu-nbd). */
+    image: z.string().min(1).optional(),
+    /** The QMP socket of a running VM or qemu-storage-daemon. */
+    qmpSocket: z.string().min(1).optional(),
+    /** With qmpSocket: the disk's block node-name, or its device / qdev id. */
+    node: z.string().min(1).optional(),
+    /** With qmpSocket: the unix socket of QEMU's NBD server (started there if none runs). */
+    nbdSocket: z.string().min(1).optional(),
+  })
+  .superRefine((disk, context) => {
+    const live = disk.qmpSocket !== undefined || disk.node !== undefined;
+    if (
+      (disk.image === undefined) === !live ||
+      (live && (disk.qmpSocket === undefined || disk.node === undefined))
+    )
+      context.addIssue({
+        code: 'custom',
+        message: 'expected either image, or qmpSocket and node',
+      });
+    if (disk.image !== undefined && disk.nbdSocket !== undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['nbdSocket'],
+        message: 'only for qmpSocket disks',
+      });
+  });
+
+export const qemuSourceSchema = z.strictObject({
+  type: z.literal('qemu'),
+  disks: z.array(qemuDiskSchema).min(1),
+  /** qemu-nbd sockets and fleecing files; defaults to <dataDir>/qemu/<feed>. QEMU must be able to write it. */
+  workDir: z.string().min(1).optional(),
+  /** Dirty bitmap granularity, also the disks' block size. */
+  bitmapGranularityBytes: positiveInt.default(64 * 1024),
+  /** Running QEMU: whether new bitmaps are saved in the qcow2 and survive a restart. */
+  persistentBitmaps: z.boolean().default(true),
+  /** NBD connections per cycle, when the export allows several. */
+  nbdConnections: positiveInt.max(16).default(4),
+  /** Largest NBD read request. */
+  maxRequestBytes: positiveInt.max(32 * MiB).default(256 * 1024),
+});
+
+/** How a VMware snapshot's disk is served over NBD for a cycle. */
+const snapshotReaderSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('nbdkit-vddk'),
+    /** Where VDDK (vmware-vix-disklib-distrib) is unpacked. */
+    libdir: z.string().min(1),
+    /** The host VDDK connects to; defaults to the url's host. */
+    server: z.string().min(1).optional(),
+    /** Default: the source's username and passwordFile. */
+    user: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** SHA-1 thumbprint of the server certificate (VDDK checks it). */
+    thumbprint: z.string().min(1),
+    /** VDDK transports in order, e.g. 'hotadd:nbdssl:nbd'. */
+    transports: z.string().min(1).optional(),
+    extraParameters: z.array(z.string().min(1)).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('command'),
+    /** argv of an NBD server for the snapshot: {socket} {vm} {snapshot} {file} {diskKey}. */
+    command: z.array(z.string().min(1)).min(1),
+  }),
+]);
+
+export const vmwareSourceSchema = z.strictObject({
+  type: z.literal('vmware'),
+  /** The vSphere SDK endpoint: https://vcenter.example/sdk */
+  url: z.url(),
+  username: z.string().min(1),
+  /** A file holding the password (never the password itself). */
+  passwordFile: z.string().min(1),
+  /** PEM CA certificate(s) of vCenter / ESXi. */
+  caFile: z.string().min(1).optional(),
+  /** SHA-1 thumbprint of the server certificate, checked instead of the CA. */
+  thumbprint: z.string().min(1).optional(),
+  /** false accepts any certificate (labs only). */
+  rejectUnauthorized: z.boolean().default(true),
+  disks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        /** The VM's managed object id (vm-42) or name. */
+        vm: z.string().min(1),
+        /** The virtual disk's device key or label; default: the VM's only disk. */
+        disk: z.union([z.number().int(), z.string().min(1)]).optional(),
+      }),
+    )
+    .min(1),
+  snapshotReader: snapshotReaderSchema,
+  /** Sockets of the snapshot NBD servers; defaults to <dataDir>/vmware/<feed>. */
+  workDir: z.string().min(1).optional(),
+  /** Extents are aligned to it. */
+  blockSizeBytes: positiveInt.default(64 * 1024),
+  /** Quiesce guest file systems (VMware Tools) for app-consistent snapshots. */
+  quiesce: z.boolean().default(false),
+  nbdConnections: positiveInt.max(16).default(4),
+  maxRequestBytes: positiveInt.max(32 * MiB).default(256 * 1024),
 });
 
 export const kernelJournalSourceSchema = z.strictObject({
@@ -137,6 +243,8 @@ export const ebsSourceSchema = z
 
 export const sourceSchema = z.discriminatedUnion('type', [
   imageSourceSchema,
+  qemuSourceSchema,
+  vmwareSourceSchema,
   kernelJournalSourceSchema,
   ebsSourceSchema,
 ]);
@@ -192,6 +300,20 @@ export const ebsTargetSchema = z.strictObject({
 
 export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, ebsTargetSchema]);
 
+export const statusSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The API's address; anything but loopback exposes the (read-only) status to the network. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0: an ephemeral port. */
+  port: z.number().int().min(0).max(65535).default(STATUS_DEFAULT_PORT),
+  /** A file whose first line is the bearer token for actions; without it actions are disabled. */
+  tokenFile: z.string().min(1).optional(),
+  /** How often every target's lag is measured (and the status page updated). */
+  sampleIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+  /** Lag samples kept for the status page's chart (900 × 1 s: the last 15 minutes). */
+  historySamples: z.number().int().min(10).max(100_000).default(900),
+});
+
 export const configSchema = z
   .strictObject({
     dataDir: z.string().min(1).default('./data'),
@@ -211,6 +333,8 @@ export const configSchema = z
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
     embedded: embeddedSchema.default({ host: '127.0.0.1', port: 0, registryPort: 0 }),
+    /** The status API and page; omit to run without them. */
+    status: statusSchema.optional(),
     feeds: z.array(feedSchema).default([]),
     targets: z.array(targetSchema).default([]),
   })
@@ -262,3 +386,4 @@ export type SourceConfig = z.infer<typeof sourceSchema>;
 export type EbsSourceConfig = z.infer<typeof ebsSourceSchema>;
 export type AwsSettingsConfig = z.infer<typeof awsSettingsSchema>;
 export type EbsTargetConfig = z.infer<typeof ebsTargetSchema>;
+export type StatusConfig = z.infer<typeof statusSchema>;

@@ -20,8 +20,8 @@ import {
   type BlockPage,
 } from '../../cloud/aws/ebs-block-lists.js';
 import { EBS_BLOCK_BYTES } from '../../cloud/aws/ebs-checksums.js';
+import { readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
-import { assertReadInDisk } from '../read-range.js';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, ExtentOp } from '../source.js';
 import { BlockPrefetcher } from './block-prefetcher.js';
 
@@ -136,7 +136,8 @@ export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      assertReadInDisk(disk.diskId, disk.sizeBytes, offsetBytes, lengthBytes);
+      const outside = readOutOfRange(disk, offsetBytes, lengthBytes);
+      if (outside !== null) throw outside;
       const endBytes = offsetBytes + lengthBytes;
       const first = Math.floor(offsetBytes / EBS_BLOCK_BYTES);
       const last = Math.floor((endBytes - 1) / EBS_BLOCK_BYTES);

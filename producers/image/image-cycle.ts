@@ -20,8 +20,8 @@
 import type { Logger } from 'pino';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
+import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
-import { assertReadInDisk } from '../read-range.js';
 import { DIGEST_BYTES, type BlockHasher } from './block-hasher.js';
 import type { ByteRange, DiskFile } from './disk-file.js';
 import { ExtentRuns, type Run } from './extent-runs.js';
@@ -62,14 +62,12 @@ interface Segment {
 /** Windows kept for the reader: the current one and the one before it. */
 const CACHED_WINDOWS = 2;
 
-type CycleState = 'open' | 'scanning' | 'scanned' | 'committed' | 'aborted';
-
 export function createImageCycle(options: ImageCycleOptions): ChangeSet {
   const { disk, file, hasher, base, next, windowBytes } = options;
   const blockSizeBytes = disk.blockSizeBytes;
   /** The data segments of the last windows, oldest first, one array per window. */
   const cache: Segment[][] = [];
-  let state: CycleState = 'open';
+  const lifecycle = new CycleLifecycle(disk.diskId, options.reference);
 
   function extent(run: Readonly<Run>): ChangedExtent {
     return {
@@ -203,20 +201,12 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     await stateOperation(disk.diskId, options.paths.next, () => next.finish());
   }
 
-  async function* changes(): AsyncGenerator<ChangedExtent> {
-    if (state !== 'open')
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_CYCLE',
-        `disk ${disk.diskId}: changes() of cycle ${options.reference} can be iterated once (the cycle is ${state})`,
-      );
-    state = 'scanning';
-    yield* scan();
-    if (state === 'scanning') state = 'scanned';
-  }
+  const changes = () => lifecycle.scan(scan);
 
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
-      assertReadInDisk(disk.diskId, disk.sizeBytes, offsetBytes, lengthBytes);
+      const outside = readOutOfRange(disk, offsetBytes, lengthBytes);
+      if (outside !== null) throw outside;
       for (const segments of cache)
         for (const segment of segments) {
           const from = offsetBytes - segment.startBytes;
@@ -250,12 +240,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
     changes,
     reader,
     async commit() {
-      if (state !== 'scanned')
-        throw new SourceError(
-          'EXTENTLOG_ERR_SOURCE_CYCLE',
-          `disk ${disk.diskId}: cycle ${options.reference} cannot commit: its changes were not read to the end (the cycle is ${state})`,
-        );
-      state = 'committed';
+      lifecycle.beginCommit();
       await release();
       try {
         await promote(options.paths);
@@ -272,8 +257,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
       );
     },
     async abort(reason) {
-      if (state === 'committed' || state === 'aborted') return;
-      state = 'aborted';
+      if (!lifecycle.beginAbort()) return;
       await release();
       await removeNext(options.paths);
       options.logger.info(

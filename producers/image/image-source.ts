@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import * as fileio from '../../native/fileio/index.js';
+import { ConfiguredDisks } from '../configured-disks.js';
 import { SourceError } from '../errors.js';
 import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
 import {
@@ -120,16 +121,8 @@ export function createImageSource(options: ImageSourceOptions): ChangeSource {
   const { logger, stateDir } = options;
   const openCycles = new Set<ChangeSet>();
 
-  function configOf(diskId: string): ImageDiskConfig {
-    const config = byId.get(diskId);
-    if (config === undefined)
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_UNKNOWN_DISK',
-        `image source: no disk ${diskId} is configured (configured: ${[...byId.keys()].join(', ')})`,
-        { details: { diskId } },
-      );
-    return config;
-  }
+  const configured = new ConfiguredDisks('image', byId);
+  const configOf = (diskId: string): ImageDiskConfig => configured.get(diskId);
 
   /** A complete `.next` holding the committed reference is a commit whose rename was lost. */
   async function recoverNext(

@@ -193,6 +193,8 @@ test('a feed killed with SIGKILL mid-epoch is superseded by its next epoch and t
       const offsetBytes = Math.floor(random() * (DISK_BYTES / MiB - 2)) * MiB;
       await writeAt(sourcePath, offsetBytes, patternBytes(2 * MiB, seed + 100 * trial + change));
     }
+    // Keeps the epoch going well past the kill point, however slow the machine is.
+    await writeAt(sourcePath, 8 * MiB, patternBytes(16 * MiB, seed + 100 * trial + 50));
     aborted = await abortCycle(`INCREMENTAL ${trial}`, afterRecords(2 + Math.floor(random() * 60)));
     await recover(`INCREMENTAL ${trial}`, aborted);
   }

@@ -1,7 +1,7 @@
 /** Building and inspecting raw image files in tests. */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { sha256OfDisk } from '../../bin/image-sha256.js';
 import { openImageReader } from '../../consumers/file/image-reader.js';
 
@@ -50,5 +50,21 @@ export async function sha256OfSparseFile(filePath: string): Promise<string> {
     return await sha256OfDisk(reader);
   } finally {
     await reader.close();
+  }
+}
+
+/** A disk image of `sizeBytes` whose first `dataBytes` hold `patternBytes(…, seed)`, the rest a hole. */
+export async function makeImage(
+  filePath: string,
+  dataBytes: number,
+  sizeBytes: number,
+  seed = 1,
+): Promise<void> {
+  await writeFile(filePath, patternBytes(dataBytes, seed));
+  const handle = await open(filePath, 'r+');
+  try {
+    await handle.truncate(sizeBytes);
+  } finally {
+    await handle.close();
   }
 }
