@@ -186,3 +186,51 @@ test('an image replicates into the EBS target; each snapshot reads back equal to
     }
   }
 });
+
+test('a restore point snapshot deleted behind the EBS target makes the feed re-baseline', async (t) => {
+  const fixture = await startEmulator(t);
+  const sourcePath = path.join(fixture.dir.path, 'source.img');
+  await resize(sourcePath, 16 * MiB);
+  await writeAt(sourcePath, 0, patternBytes(3 * MiB, 1));
+  const config = parseConfig(
+    {
+      dataDir: path.join(fixture.dir.path, 'data'),
+      feeds: [
+        {
+          name: 'vm1',
+          source: { type: 'image', disks: [{ id: 'disk-0', path: sourcePath }] },
+          heartbeatIntervalMs: 200,
+        },
+      ],
+      targets: [
+        { type: 'ebs', name: 'aws', feeds: ['vm1'], ...awsSettings(fixture), flushIntervalMs: 100 },
+      ],
+    },
+    'test config',
+  );
+  const runtime = await startRuntime(config, silentLogger);
+  fixture.dir.beforeRemoval(() => runtime.close());
+  const feed = runtime.feeds.get('vm1')!;
+  const [first] = await feed.syncNow();
+  const point = await waitForRestorePoint(runtime, 'aws', 'disk-0', first!.committed!.epoch);
+  fixture.aws.deleteSnapshot(point.location!);
+
+  await writeAt(sourcePath, 10 * MiB, patternBytes(MiB, 2));
+  const [second] = await feed.syncNow();
+  assert.equal(second?.mode, 'INCREMENTAL');
+  // The target cannot apply the incremental without its base: it asks for a FULL epoch.
+  const rebaselined = await waitForRestorePoint(
+    runtime,
+    'aws',
+    'disk-0',
+    second!.committed!.epoch + 1,
+  );
+  const snapshot = fixture.aws.snapshot(rebaselined.location!)!;
+  assert.equal(snapshot.parentId, null, 'the re-baseline starts a new snapshot chain');
+  const reader = await runtime.targets.get('aws')!.openRestorePoint!(rebaselined, rebaselined);
+  try {
+    assert.equal(await sha256OfDisk(reader), await sha256OfFile(sourcePath));
+  } finally {
+    await reader.close();
+  }
+});

@@ -196,7 +196,7 @@ test('a restarted epoch resumes from its staging; a completed one is not written
   await after.close();
 });
 
-test('an incremental epoch whose base snapshot was deleted stops with a clear error', async (t) => {
+test('an incremental epoch whose base snapshot was deleted is refused with a clear error', async (t) => {
   const fixture = await startEmulator(t);
   const ebsTarget = target(fixture, path.join(fixture.dir.path, 'staging'));
   const disk = await ebsTarget.openDisk(DISK);
