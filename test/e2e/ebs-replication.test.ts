@@ -34,6 +34,36 @@ function awsSettings(fixture: EmulatorFixture) {
   };
 }
 
+/** A runtime replicating the image at `sourcePath` (disk-0 of feed vm1) into EBS target aws. */
+async function startImageToEbs(fixture: EmulatorFixture, sourcePath: string) {
+  const config = parseConfig(
+    {
+      dataDir: path.join(fixture.dir.path, 'data'),
+      feeds: [
+        {
+          name: 'vm1',
+          source: { type: 'image', disks: [{ id: 'disk-0', path: sourcePath }] },
+          heartbeatIntervalMs: 200,
+        },
+      ],
+      targets: [
+        {
+          type: 'ebs',
+          name: 'aws',
+          feeds: ['vm1'],
+          ...awsSettings(fixture),
+          putConcurrency: 8,
+          flushIntervalMs: 100,
+        },
+      ],
+    },
+    'test config',
+  );
+  const runtime = await startRuntime(config, silentLogger);
+  fixture.dir.beforeRemoval(() => runtime.close());
+  return runtime;
+}
+
 async function resize(filePath: string, sizeBytes: number) {
   const handle = await open(filePath, 'a');
   await handle.truncate(sizeBytes).finally(() => handle.close());
@@ -113,31 +143,7 @@ test('an image replicates into the EBS target; each snapshot reads back equal to
   await writeAt(sourcePath, 0, patternBytes(3 * MiB, 1));
   await writeAt(sourcePath, 20 * MiB + 4096, patternBytes(5 * MiB + 123, 2));
   await writeAt(sourcePath, 63 * MiB, patternBytes(MiB, 3));
-  const config = parseConfig(
-    {
-      dataDir: path.join(fixture.dir.path, 'data'),
-      feeds: [
-        {
-          name: 'vm1',
-          source: { type: 'image', disks: [{ id: 'disk-0', path: sourcePath }] },
-          heartbeatIntervalMs: 200,
-        },
-      ],
-      targets: [
-        {
-          type: 'ebs',
-          name: 'aws',
-          feeds: ['vm1'],
-          ...awsSettings(fixture),
-          putConcurrency: 8,
-          flushIntervalMs: 100,
-        },
-      ],
-    },
-    'test config',
-  );
-  const runtime = await startRuntime(config, silentLogger);
-  fixture.dir.beforeRemoval(() => runtime.close());
+  const runtime = await startImageToEbs(fixture, sourcePath);
   const feed = runtime.feeds.get('vm1')!;
   const ebsTarget = runtime.targets.get('aws')!;
   const mutations: (() => Promise<void>)[] = [
@@ -192,24 +198,7 @@ test('a restore point snapshot deleted behind the EBS target makes the feed re-b
   const sourcePath = path.join(fixture.dir.path, 'source.img');
   await resize(sourcePath, 16 * MiB);
   await writeAt(sourcePath, 0, patternBytes(3 * MiB, 1));
-  const config = parseConfig(
-    {
-      dataDir: path.join(fixture.dir.path, 'data'),
-      feeds: [
-        {
-          name: 'vm1',
-          source: { type: 'image', disks: [{ id: 'disk-0', path: sourcePath }] },
-          heartbeatIntervalMs: 200,
-        },
-      ],
-      targets: [
-        { type: 'ebs', name: 'aws', feeds: ['vm1'], ...awsSettings(fixture), flushIntervalMs: 100 },
-      ],
-    },
-    'test config',
-  );
-  const runtime = await startRuntime(config, silentLogger);
-  fixture.dir.beforeRemoval(() => runtime.close());
+  const runtime = await startImageToEbs(fixture, sourcePath);
   const feed = runtime.feeds.get('vm1')!;
   const [first] = await feed.syncNow();
   const point = await waitForRestorePoint(runtime, 'aws', 'disk-0', first!.committed!.epoch);
