@@ -1,8 +1,8 @@
 /**
  * The EBS emulator speaks to the unmodified AWS SDK clients: EC2 snapshots of a volume the
  * test writes into, listing and reading blocks with checksums and pagination, writing a
- * snapshot through the direct APIs, and refusing bad signatures, expired session tokens and
- * expired block tokens with the errors AWS sends.
+ * snapshot through the direct APIs, and refusing bad or expired signatures, expired session
+ * tokens and expired block tokens with the errors AWS sends.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -23,6 +23,8 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { EBSClient } from '@aws-sdk/client-ebs';
+import { createAwsCaller } from '../../cloud/aws/aws-caller.js';
+import { TokenBucket } from '../../cloud/token-bucket.js';
 import { patternBytes, writeAt } from '../support/image-files.js';
 import { startEmulator } from '../support/aws-emulator.js';
 
@@ -191,7 +193,7 @@ test('a snapshot written through the direct APIs checks block and aggregate chec
   assert.equal(aws.snapshot(started.SnapshotId!)?.state, 'completed');
 });
 
-test('bad signatures, expired session tokens and expired block tokens are refused', async (t) => {
+test('bad or expired signatures, expired session tokens and expired block tokens are refused', async (t) => {
   const { aws, clients } = await startEmulator(t);
   const volume = await aws.addVolume({ sizeGiB: 1 });
   await writeAt(volume.path, 0, patternBytes(100, 1));
@@ -211,6 +213,31 @@ test('bad signatures, expired session tokens and expired block tokens are refuse
     (error: Error) =>
       error.name === 'InvalidSignatureException' && /does not match/.test(error.message),
   );
+
+  // A clock 20 minutes slow signs requests the server calls expired; the SDK corrects its
+  // clock offset from the answer's Date, so the caller's one retry goes through.
+  const slowClock = new EBSClient({
+    region: aws.region,
+    endpoint: aws.endpoint,
+    maxAttempts: 1,
+    credentials: aws.credentials,
+    systemClockOffset: -20 * 60 * 1000,
+  });
+  t.after(() => slowClock.destroy());
+  const listSlow = () => slowClock.send(new ListSnapshotBlocksCommand({ SnapshotId: id }));
+  await assert.rejects(
+    listSlow(),
+    (error: Error) =>
+      error.name === 'InvalidSignatureException' && /Signature expired/.test(error.message),
+  );
+  slowClock.config.systemClockOffset = -20 * 60 * 1000; // slow again
+  const retried: string[] = [];
+  const caller = createAwsCaller({
+    bucket: new TokenBucket({ ratePerSecond: 100, burst: 10 }),
+    onRetry: (_what, _attempt, _delayMs, facts) => void retried.push(facts.kind),
+  });
+  assert.equal((await caller.call('ListSnapshotBlocks', listSlow)).Blocks?.length, 1);
+  assert.deepEqual(retried, ['clock'], 'one retry, after the SDK corrected its clock');
 
   aws.setBlockTokenTtl(-1);
   const listed = await clients.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: id }));

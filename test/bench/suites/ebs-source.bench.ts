@@ -128,7 +128,7 @@ export const suite: BenchSuite = {
                 result.MBps,
                 { name: '1 in flight', MBps: single.MBps },
                 {
-                  atLeast: concurrency === 16 ? 4 : 8,
+                  atLeast: 4,
                 },
               ),
         );
