@@ -20,7 +20,7 @@ import {
   type BlockPage,
 } from '../../cloud/aws/ebs-block-lists.js';
 import { EBS_BLOCK_BYTES } from '../../cloud/aws/ebs-checksums.js';
-import { readOutOfRange } from '../cycle-lifecycle.js';
+import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
 import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, ExtentOp } from '../source.js';
 import { BlockPrefetcher } from './block-prefetcher.js';
@@ -44,8 +44,6 @@ export interface EbsCycleOptions {
   readonly onAbort: () => Promise<void>;
 }
 
-type CycleState = 'open' | 'listing' | 'listed' | 'committed' | 'aborted';
-
 export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
   const { disk, caller, ebs, snapshotId, previousSnapshotId } = options;
   const mode = previousSnapshotId === null ? 'FULL' : 'INCREMENTAL';
@@ -64,7 +62,7 @@ export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
   });
   /** Bytes of each block handed to the feed so far: a block is released once all are. */
   const handedBytes = new Map<number, number>();
-  let state: CycleState = 'open';
+  const lifecycle = new CycleLifecycle(disk.diskId, options.reference);
 
   const fetchPage = (nextToken: string | null): Promise<BlockPage> =>
     previousSnapshotId === null
@@ -123,17 +121,6 @@ export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
     if (last !== null) yield extent(last.op, last.first, last.end);
   }
 
-  async function* changes(): AsyncGenerator<ChangedExtent> {
-    if (state !== 'open')
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_CYCLE',
-        `disk ${disk.diskId}: changes() of cycle ${options.reference} can be iterated once (the cycle is ${state})`,
-      );
-    state = 'listing';
-    yield* scan();
-    if (state === 'listing') state = 'listed';
-  }
-
   const reader: BlockReader = {
     async read(offsetBytes, lengthBytes) {
       const outside = readOutOfRange(disk, offsetBytes, lengthBytes);
@@ -167,21 +154,15 @@ export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
     ...(options.rebaselineReason === undefined
       ? {}
       : { rebaselineReason: options.rebaselineReason }),
-    changes,
+    changes: () => lifecycle.scan(scan),
     reader,
     async commit() {
-      if (state !== 'listed')
-        throw new SourceError(
-          'EXTENTLOG_ERR_SOURCE_CYCLE',
-          `disk ${disk.diskId}: cycle ${options.reference} cannot commit: its changes were not read to the end (the cycle is ${state})`,
-        );
-      state = 'committed';
+      lifecycle.beginCommit();
       prefetcher.stop();
       await options.onCommit();
     },
     async abort(reason) {
-      if (state === 'committed' || state === 'aborted') return;
-      state = 'aborted';
+      if (!lifecycle.beginAbort()) return;
       prefetcher.stop(reason);
       await options.onAbort();
     },
