@@ -291,7 +291,7 @@ export const ebsTargetSchema = z.strictObject({
   stagingDir: z.string().min(1).optional(),
   /** PutSnapshotBlock requests in flight per disk. */
   putConcurrency: positiveInt.max(256).default(16),
-  /** GetSnapshotBlock requests in flight when a restore point is read back. */
+  /** GetSnapshotBlock requests in flight: parent blocks of partial writes, restore point reads. */
   readConcurrency: positiveInt.max(256).default(16),
   /** StartSnapshot's Timeout: minutes without a written block before AWS fails the snapshot. */
   snapshotTimeoutMinutes: z.number().int().min(10).max(4320).default(60),

@@ -29,6 +29,7 @@ export interface EbsTargetOptions {
   /** Local directory for the epochs being staged (room for one epoch's changed blocks per disk). */
   readonly stagingDir: string;
   readonly putConcurrency?: number;
+  /** GetSnapshotBlock requests in flight: parent blocks of partial writes, restore point reads. */
   readonly readConcurrency?: number;
   /** StartSnapshot's Timeout: minutes without a written block before AWS fails the snapshot. */
   readonly snapshotTimeoutMinutes?: number;
@@ -64,6 +65,7 @@ export function createEbsTarget(options: EbsTargetOptions): Target {
         key,
         stagingDir: stagingDirOf(options.stagingDir, disk.feed, disk.diskId),
         putConcurrency,
+        readConcurrency,
         timeoutMinutes,
         polling: options.polling,
         logger,

@@ -9,6 +9,11 @@
  * (read-modify-write). ZERO and DISCARD covering a whole block mark it zero. At SyncCommit
  * the staged blocks go to a new snapshot (snapshot-writer.ts), which is the restore point.
  *
+ * Parent reads do not hold up the replay: a partial block starts a merge (the parent's block,
+ * then every write queued for that block meanwhile, in order), up to `readConcurrency` of
+ * them at once. Writes to a block being merged join its queue; `flush()` and `commitEpoch()`
+ * wait for every merge, so what is flushed is complete.
+ *
  * Restart safety: an epoch whose snapshot completed before a crash is found by its tags and
  * not written again; one staged before a crash is reopened (see epoch-staging.ts).
  */
@@ -49,6 +54,8 @@ export interface EbsDiskContext {
   readonly key: SnapshotKey;
   readonly stagingDir: string;
   readonly putConcurrency: number;
+  /** Parent blocks read at once for partial blocks (read-modify-write). */
+  readonly readConcurrency: number;
   readonly timeoutMinutes: number;
   readonly polling: SnapshotPolling;
   readonly logger: Logger;
@@ -64,9 +71,18 @@ interface OpenEpoch {
   readonly parent: SnapshotBlocks | null;
 }
 
+/** A partial block waiting for its parent block: the writes to lay over it, in order. */
+interface Merge {
+  readonly writes: { readonly offsetBytes: number; readonly data: Buffer }[];
+  queuedBytes: number;
+  done: Promise<void>;
+}
+
 export class EbsTargetDisk implements TargetDisk {
   #epoch: OpenEpoch | null = null;
   #closed = false;
+  readonly #merges = new Map<number, Merge>();
+  #mergeFailure: unknown = null;
 
   constructor(private readonly context: EbsDiskContext) {}
 
@@ -78,6 +94,8 @@ export class EbsTargetDisk implements TargetDisk {
   async beginEpoch(begin: EpochBegin): Promise<void> {
     this.#checkOpen();
     const { caller, ec2, ebs, key } = this.context;
+    await this.#settleMerges().catch(() => undefined); // the superseded epoch's
+    this.#mergeFailure = null;
     await this.#epoch?.staging?.close();
     this.#epoch = null;
     try {
@@ -161,18 +179,32 @@ export class EbsTargetDisk implements TargetDisk {
         const from = Math.max(offsetBytes, blockStart);
         const to = Math.min(endBytes, blockEnd);
         const whole = from === blockStart && to === blockEnd;
-        if (whole && extent.op !== 'WRITE') {
+        const merge = this.#merges.get(block);
+        if (whole && extent.op !== 'WRITE' && merge === undefined) {
           staging.setState(block, ZEROS);
           continue;
         }
-        if (!whole) await this.#materialize(epoch, staging, block);
         const data =
           extent.op === 'WRITE'
             ? extent.data!.subarray(from - offsetBytes, to - offsetBytes)
             : Buffer.alloc(to - from);
+        if (merge !== undefined) {
+          merge.writes.push({ offsetBytes: from, data });
+          merge.queuedBytes += data.length;
+          if (merge.queuedBytes > 2 * EBS_BLOCK_BYTES) await merge.done; // bounded memory
+          continue;
+        }
+        const state = staging.states[block];
+        if (!whole && state === UNTOUCHED && epoch.parent !== null) {
+          await this.#startMerge(epoch.parent, staging, block, { offsetBytes: from, data });
+          continue;
+        }
+        if (!whole && state !== DATA)
+          await staging.write(blockStart, Buffer.alloc(EBS_BLOCK_BYTES)); // no parent data: zeros
         await staging.write(from, data);
         staging.setState(block, DATA);
       }
+      if (this.#mergeFailure !== null) throw this.#mergeFailure;
     } catch (error) {
       throw targetErrorOf(
         error,
@@ -182,19 +214,49 @@ export class EbsTargetDisk implements TargetDisk {
     }
   }
 
-  /** Makes the staged copy of a block hold its whole current content before a partial write. */
-  async #materialize(epoch: OpenEpoch, staging: EpochStaging, block: number): Promise<void> {
-    const state = staging.states[block];
-    if (state === DATA) return;
-    const base =
-      state === UNTOUCHED && epoch.parent !== null ? await epoch.parent.read(block) : null;
-    await staging.write(block * EBS_BLOCK_BYTES, base?.data ?? Buffer.alloc(EBS_BLOCK_BYTES));
-    staging.setState(block, DATA);
+  /**
+   * Starts filling a staged block with its parent block, then the queued writes; waits first
+   * while `readConcurrency` merges are running.
+   */
+  async #startMerge(
+    parent: SnapshotBlocks,
+    staging: EpochStaging,
+    block: number,
+    first: { offsetBytes: number; data: Buffer },
+  ): Promise<void> {
+    while (this.#merges.size >= this.context.readConcurrency)
+      await Promise.race([...this.#merges.values()].map((running) => running.done));
+    const merge: Merge = {
+      writes: [first],
+      queuedBytes: first.data.length,
+      done: Promise.resolve(),
+    };
+    this.#merges.set(block, merge);
+    merge.done = (async () => {
+      const base = await parent.read(block);
+      await staging.write(block * EBS_BLOCK_BYTES, base?.data ?? Buffer.alloc(EBS_BLOCK_BYTES));
+      // Writes queued while these awaits ran are picked up: the loop sees the array grow, and
+      // nothing is queued between its last step and the delete below (no await in between).
+      for (const write of merge.writes) await staging.write(write.offsetBytes, write.data);
+      staging.setState(block, DATA);
+      this.#merges.delete(block);
+    })().catch((error: unknown) => {
+      this.#merges.delete(block);
+      this.#mergeFailure ??= error;
+    });
+  }
+
+  /** Waits for every running merge; throws the first merge failure. */
+  async #settleMerges(): Promise<void> {
+    while (this.#merges.size > 0)
+      await Promise.all([...this.#merges.values()].map((running) => running.done));
+    if (this.#mergeFailure !== null) throw this.#mergeFailure;
   }
 
   async flush(): Promise<void> {
     this.#checkOpen();
     try {
+      await this.#settleMerges();
       await this.#epoch?.staging?.flush();
     } catch (error) {
       throw targetErrorOf(
@@ -216,6 +278,7 @@ export class EbsTargetDisk implements TargetDisk {
     if (epoch.doneSnapshotId !== null) return { location: epoch.doneSnapshotId };
     const { key } = this.context;
     try {
+      await this.#settleMerges();
       const written = await writeSnapshot({
         caller: this.context.caller,
         ebs: this.context.ebs,
@@ -268,6 +331,7 @@ export class EbsTargetDisk implements TargetDisk {
     if (this.#closed) return;
     this.#closed = true;
     this.context.onClose();
+    await this.#settleMerges().catch(() => undefined);
     await this.#epoch?.staging?.close();
     this.#epoch = null;
   }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { sha256OfDisk } from '../../bin/image-sha256.js';
 import { createAwsCaller } from '../../cloud/aws/aws-caller.js';
 import { TokenBucket } from '../../cloud/token-bucket.js';
@@ -38,6 +38,16 @@ function target(fixture: EmulatorFixture, stagingDir: string): Target {
     polling: { initialPollMs: 2, maxPollMs: 20, timeoutMs: 30_000 },
     logger: silentLogger,
   });
+}
+
+/** The emulator, an empty model image, and the disk opened on an EBS target. */
+async function openTestDisk(t: TestContext) {
+  const fixture = await startEmulator(t);
+  const model = path.join(fixture.dir.path, 'model.img');
+  await createImage(model);
+  const ebsTarget = target(fixture, path.join(fixture.dir.path, 'staging'));
+  const disk = await ebsTarget.openDisk(DISK);
+  return { fixture, model, ebsTarget, disk };
 }
 
 /** Applies the extents to the target disk and to the model image alike. */
@@ -123,11 +133,7 @@ async function readBackSha(ebsTarget: Target, epoch: number, location: string | 
 }
 
 test('epochs become snapshot chains that read back equal to the model image', async (t) => {
-  const fixture = await startEmulator(t);
-  const model = path.join(fixture.dir.path, 'model.img');
-  await createImage(model);
-  const ebsTarget = target(fixture, path.join(fixture.dir.path, 'staging'));
-  const disk = await ebsTarget.openDisk(DISK);
+  const { fixture, model, ebsTarget, disk } = await openTestDisk(t);
 
   await disk.beginEpoch(begin(1, null));
   await applyBoth(disk, model, [
@@ -163,6 +169,32 @@ test('epochs become snapshot chains that read back equal to the model image', as
   // The first restore point is still there, unchanged.
   const modelSha = await sha256OfSparseFile(model);
   assert.notEqual(await readBackSha(ebsTarget, 1, first.location), modelSha);
+  await ebsTarget.close();
+});
+
+test('partial blocks merge with their parent blocks in parallel, later writes in order', async (t) => {
+  const { model, ebsTarget, disk } = await openTestDisk(t);
+  await disk.beginEpoch(begin(1, null));
+  const parentBlocks = Array.from({ length: 40 }, (_, index) => index * 3);
+  await applyBoth(
+    disk,
+    model,
+    parentBlocks.map((block) => write(block * BLOCK, BLOCK, block)),
+  );
+  await commit(disk, 1);
+
+  await disk.beginEpoch(begin(2, 1));
+  // More partial blocks than parent reads at once; each block written again while its
+  // parent block may still be on its way: a partial write, a whole-block zero, a write.
+  const extents = parentBlocks.flatMap((block, index) => [
+    write(block * BLOCK + 1000, 3000, 100 + index),
+    write(block * BLOCK + 2000, 100, 200 + index),
+    ...(index % 4 === 0 ? [zero(block * BLOCK, BLOCK), write(block * BLOCK + 7, 9, 300)] : []),
+    ...(index % 5 === 0 ? [write(block * BLOCK, BLOCK, 400 + index)] : []),
+  ]);
+  await applyBoth(disk, model, extents);
+  const second = await commit(disk, 2);
+  assert.equal(await readBackSha(ebsTarget, 2, second.location), await sha256OfSparseFile(model));
   await ebsTarget.close();
 });
 
@@ -216,11 +248,7 @@ test('an incremental epoch whose base snapshot was deleted is refused with a cle
 });
 
 test('throttled and failing writes are retried; an expired session token stops the disk', async (t) => {
-  const fixture = await startEmulator(t);
-  const model = path.join(fixture.dir.path, 'model.img');
-  await createImage(model);
-  const ebsTarget = target(fixture, path.join(fixture.dir.path, 'staging'));
-  const disk = await ebsTarget.openDisk(DISK);
+  const { fixture, model, ebsTarget, disk } = await openTestDisk(t);
   fixture.aws.setFaults({ throttleEvery: 3, unavailableEvery: 4 });
   await disk.beginEpoch(begin(1, null));
   const extents = Array.from({ length: 24 }, (_, index) =>
