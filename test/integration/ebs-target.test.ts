@@ -173,7 +173,7 @@ test('epochs become snapshot chains that read back equal to the model image', as
 });
 
 test('partial blocks merge with their parent blocks in parallel, later writes in order', async (t) => {
-  const { model, ebsTarget, disk } = await openTestDisk(t);
+  const { fixture, model, ebsTarget, disk } = await openTestDisk(t);
   await disk.beginEpoch(begin(1, null));
   const parentBlocks = Array.from({ length: 40 }, (_, index) => index * 3);
   await applyBoth(
@@ -195,6 +195,19 @@ test('partial blocks merge with their parent blocks in parallel, later writes in
   await applyBoth(disk, model, extents);
   const second = await commit(disk, 2);
   assert.equal(await readBackSha(ebsTarget, 2, second.location), await sha256OfSparseFile(model));
+
+  // A parent read that fails for good surfaces at the latest at flush, before any offset
+  // could be committed for the write that needed it.
+  await disk.beginEpoch(begin(3, 2));
+  fixture.aws.expireSessionToken();
+  await assert.rejects(
+    async () => {
+      await disk.apply(write(3 * BLOCK + 10, 10, 1));
+      await disk.flush();
+    },
+    (error: unknown) =>
+      error instanceof TargetError && error.retriable === false && /expired/.test(error.message),
+  );
   await ebsTarget.close();
 });
 
