@@ -16,7 +16,11 @@
  * bucket (`maxRequestsPerSecond`, `burst`); throttling and 5xx answers are retried with
  * jittered back-off (cloud/aws/aws-caller.ts).
  */
-import { DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { Logger } from 'pino';
 import type { AwsCaller } from '../../cloud/aws/aws-caller.js';
@@ -114,13 +118,13 @@ export function createEbsSource(options: EbsSourceOptions): ChangeSource {
         ),
     );
     const volumes = response.Volumes ?? [];
+    const rootDevice = instance?.excludeBootVolume ? await rootDeviceOf(instance.instanceId) : null;
     const disks: VolumeDisk[] = [];
     const infos: DiskInfo[] = [];
     for (const volume of volumes) {
       if (volume.VolumeId === undefined || volume.Size === undefined) continue;
       const device = volume.Attachments?.find((a) => a.InstanceId === instance?.instanceId)?.Device;
-      if (instance?.excludeBootVolume && (device === '/dev/xvda' || device === '/dev/sda1'))
-        continue;
+      if (rootDevice !== null && device === rootDevice) continue;
       const configured = options.volumes?.find((entry) => entry.volumeId === volume.VolumeId);
       const diskId = configured?.diskId ?? volume.VolumeId;
       disks.push({ diskId, volumeId: volume.VolumeId });
@@ -151,6 +155,14 @@ export function createEbsSource(options: EbsSourceOptions): ChangeSource {
             instance.excludeBootVolume ?? false,
           );
     return infos;
+  }
+
+  /** The device name of an instance's boot volume (DescribeInstances RootDeviceName). */
+  async function rootDeviceOf(instanceId: string): Promise<string | null> {
+    const response = await caller.call(`DescribeInstances ${instanceId}`, () =>
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    return response.Reservations?.[0]?.Instances?.[0]?.RootDeviceName ?? null;
   }
 
   /** Why the previous snapshot cannot be the base of an incremental, or null when it can. */

@@ -242,4 +242,22 @@ test('an instance is snapshotted with CreateSnapshots: all its disks read one in
     'the later write is not in the cycle',
   );
   await source.close();
+
+  const dataOnly = testEbsSource(fixture, {
+    instance: { instanceId: 'i-0abc', excludeBootVolume: true },
+  });
+  const [dataDisk, ...others] = await dataOnly.disks();
+  assert.deepEqual(
+    [dataDisk?.diskId, others.length],
+    [data.volumeId, 0],
+    'the boot volume is left out',
+  );
+  const cycle = await dataOnly.open(dataDisk!, null);
+  await applyCycle(cycle, path.join(fixture.dir.path, 'replica-data.img'));
+  await cycle.commit();
+  assert.equal(
+    await sha256OfSparseFile(path.join(fixture.dir.path, 'replica-data.img')),
+    await sha256OfSparseFile(data.path),
+  );
+  await dataOnly.close();
 });

@@ -13,6 +13,9 @@
  *   DeleteSnapshot (SnapshotId)                     → return true
  *   DescribeVolumes (VolumeId.N, Filter.N: attachment.instance-id)
  *   CreateTags (ResourceId.N of snapshots, Tag.N.Key / Tag.N.Value)
+ *   DescribeInstances (InstanceId.N)                → reservationSet, rootDeviceName
+ *
+ * Instances exist through their volumes' attachments; the root device is /dev/xvda.
  */
 import { ApiError, type ApiResponse } from './api-error.js';
 import type { Snapshot, SnapshotStore, Volume } from './snapshot-store.js';
@@ -25,6 +28,7 @@ export interface Ec2Context {
 }
 
 const NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+const ROOT_DEVICE = '/dev/xvda';
 
 function escapeXml(value: string): string {
   return value.replace(/[<>&'"]/g, (char) =>
@@ -150,7 +154,7 @@ async function createSnapshots(context: Ec2Context, params: URLSearchParams): Pr
   const excluded = new Set(listParam(params, 'InstanceSpecification.ExcludeDataVolumeId'));
   const tags = snapshotTags(params);
   const chosen = volumes.filter(
-    (volume) => !(excludeBoot && volume.device === '/dev/xvda') && !excluded.has(volume.volumeId),
+    (volume) => !(excludeBoot && volume.device === ROOT_DEVICE) && !excluded.has(volume.volumeId),
   );
   // One instant for every volume: the copies are taken back to back before answering.
   const snapshots: Snapshot[] = [];
@@ -250,6 +254,31 @@ function describeVolumes(context: Ec2Context, params: URLSearchParams): ApiRespo
   return xmlResponse('DescribeVolumes', context, `<volumeSet>${items.join('')}</volumeSet>`);
 }
 
+function describeInstances(context: Ec2Context, params: URLSearchParams): ApiResponse {
+  const known = new Set(
+    [...context.store.volumes.values()].flatMap((volume) =>
+      volume.instanceId === null ? [] : [volume.instanceId],
+    ),
+  );
+  const ids = listParam(params, 'InstanceId');
+  for (const id of ids)
+    if (!known.has(id))
+      throw new ApiError(
+        400,
+        'InvalidInstanceID.NotFound',
+        `The instance ID '${id}' does not exist`,
+      );
+  const items = (ids.length > 0 ? ids : [...known]).map(
+    (id) =>
+      `<item>${element('reservationId', `r-${id.slice(2)}`)}${element('ownerId', context.ownerId)}<instancesSet><item>${element('instanceId', id)}${element('rootDeviceType', 'ebs')}${element('rootDeviceName', ROOT_DEVICE)}<instanceState>${element('code', 16)}${element('name', 'running')}</instanceState></item></instancesSet></item>`,
+  );
+  return xmlResponse(
+    'DescribeInstances',
+    context,
+    `<reservationSet>${items.join('')}</reservationSet>`,
+  );
+}
+
 export async function handleEc2(
   context: Ec2Context,
   params: URLSearchParams,
@@ -273,6 +302,8 @@ export async function handleEc2(
       return describeVolumes(context, params);
     case 'CreateTags':
       return createTags(context, params);
+    case 'DescribeInstances':
+      return describeInstances(context, params);
     default:
       throw new ApiError(
         400,
