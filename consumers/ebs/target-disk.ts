@@ -19,11 +19,13 @@
  */
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AwsCaller } from '../../cloud/aws/aws-caller.js';
 import { EBS_BLOCK_BYTES } from '../../cloud/aws/ebs-checksums.js';
 import { SnapshotBlocks } from '../../cloud/aws/snapshot-blocks.js';
+import { diskTagValue, TAG_DISK, TAG_FEED } from '../../cloud/aws/snapshot-tags.js';
 import type { SnapshotPolling } from '../../cloud/aws/snapshot-waiter.js';
 import { TargetError } from '../errors.js';
 import type {
@@ -38,9 +40,7 @@ import { writeSnapshot } from './snapshot-writer.js';
 import {
   completedEpochSnapshot,
   TAG_DIGEST,
-  TAG_DISK,
   TAG_EPOCH,
-  TAG_FEED,
   TAG_SOURCE_REFERENCE,
   TAG_TARGET,
   type SnapshotKey,
@@ -287,7 +287,7 @@ export class EbsTargetDisk implements TargetDisk {
         tags: [
           { Key: TAG_TARGET, Value: key.target },
           { Key: TAG_FEED, Value: key.feed },
-          { Key: TAG_DISK, Value: key.diskId.slice(0, 255) },
+          { Key: TAG_DISK, Value: diskTagValue(key.diskId) },
           { Key: TAG_EPOCH, Value: String(commit.epoch) },
           { Key: TAG_DIGEST, Value: commit.digest },
           { Key: TAG_SOURCE_REFERENCE, Value: commit.sourceReference.slice(0, 255) },
@@ -342,7 +342,15 @@ export class EbsTargetDisk implements TargetDisk {
   }
 }
 
-/** Where a disk's staging lives: one directory per feed and disk. */
+/**
+ * Where a disk's staging lives: one directory per feed and disk, named after the disk id, or
+ * after its SHA-256 when the encoded id would be too long a file name.
+ */
 export function stagingDirOf(root: string, feed: string, diskId: string): string {
-  return path.join(root, feed, encodeURIComponent(diskId));
+  const name = encodeURIComponent(diskId);
+  return path.join(
+    root,
+    feed,
+    name.length <= 200 ? name : `sha256-${createHash('sha256').update(diskId).digest('hex')}`,
+  );
 }

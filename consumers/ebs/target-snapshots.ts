@@ -5,10 +5,9 @@
  */
 import { DescribeSnapshotsCommand, type EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
 import type { AwsCaller } from '../../cloud/aws/aws-caller.js';
+import { diskTagValue, TAG_DISK, TAG_FEED } from '../../cloud/aws/snapshot-tags.js';
 
 export const TAG_TARGET = 'extentlog:target';
-export const TAG_FEED = 'extentlog:feed';
-export const TAG_DISK = 'extentlog:disk';
 export const TAG_EPOCH = 'extentlog:epoch';
 export const TAG_DIGEST = 'extentlog:digest';
 export const TAG_SOURCE_REFERENCE = 'extentlog:source-reference';
@@ -38,7 +37,7 @@ export async function epochSnapshots(
             Filters: [
               { Name: `tag:${TAG_TARGET}`, Values: [key.target] },
               { Name: `tag:${TAG_FEED}`, Values: [key.feed] },
-              { Name: `tag:${TAG_DISK}`, Values: [key.diskId] },
+              { Name: `tag:${TAG_DISK}`, Values: [diskTagValue(key.diskId)] },
               { Name: `tag:${TAG_EPOCH}`, Values: [String(epoch)] },
             ],
             ...(nextToken === undefined ? {} : { NextToken: nextToken }),

@@ -21,10 +21,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import type { AwsCaller } from '../../cloud/aws/aws-caller.js';
+import { diskTagValue, TAG_DISK, TAG_FEED } from '../../cloud/aws/snapshot-tags.js';
 import { CloudError } from '../../cloud/errors.js';
-
-export const TAG_FEED = 'extentlog:feed';
-export const TAG_DISK = 'extentlog:disk';
 
 export interface VolumeDisk {
   readonly diskId: string;
@@ -46,8 +44,11 @@ export interface SnapshotContext {
 function tagsOf(context: SnapshotContext, disk: VolumeDisk | null): Tag[] {
   return [
     { Key: TAG_FEED, Value: context.feed },
-    ...(disk === null ? [] : [{ Key: TAG_DISK, Value: disk.diskId }]),
-    { Key: 'Name', Value: `extentlog ${context.feed}${disk === null ? '' : ` ${disk.diskId}`}` },
+    ...(disk === null ? [] : [{ Key: TAG_DISK, Value: diskTagValue(disk.diskId) }]),
+    {
+      Key: 'Name',
+      Value: `extentlog ${context.feed}${disk === null ? '' : ` ${disk.diskId}`}`.slice(0, 255),
+    },
   ];
 }
 
@@ -103,7 +104,7 @@ export function instanceSnapshots(
         .filter((disk) => snapshots.has(disk.volumeId))
         .map((disk) =>
           tagSnapshot(context, snapshots.get(disk.volumeId)!, [
-            { Key: TAG_DISK, Value: disk.diskId },
+            { Key: TAG_DISK, Value: diskTagValue(disk.diskId) },
           ]),
         ),
     );
@@ -183,7 +184,7 @@ export async function deleteOlder(
           OwnerIds: ['self'],
           Filters: [
             { Name: `tag:${TAG_FEED}`, Values: [context.feed] },
-            { Name: `tag:${TAG_DISK}`, Values: [disk.diskId] },
+            { Name: `tag:${TAG_DISK}`, Values: [diskTagValue(disk.diskId)] },
             { Name: 'volume-id', Values: [disk.volumeId] },
           ],
           ...(nextToken === undefined ? {} : { NextToken: nextToken }),

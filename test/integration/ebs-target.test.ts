@@ -211,6 +211,21 @@ test('partial blocks merge with their parent blocks in parallel, later writes in
   await ebsTarget.close();
 });
 
+test('a disk id longer than a tag value still finds its base snapshot', async (t) => {
+  const fixture = await startEmulator(t);
+  const ebsTarget = target(fixture, path.join(fixture.dir.path, 'staging'));
+  const disk = await ebsTarget.openDisk({ ...DISK, diskId: `vm1/${'d'.repeat(300)}` });
+  await disk.beginEpoch(begin(1, null));
+  await disk.apply(write(0, BLOCK, 1));
+  const first = await commit(disk, 1);
+  await disk.beginEpoch(begin(2, 1));
+  await disk.apply(write(BLOCK, 100, 2));
+  const second = await commit(disk, 2);
+  assert.equal(fixture.aws.snapshot(second.location!)!.parentId, first.location);
+  assert.match(fixture.aws.snapshot(first.location!)!.tags.get('extentlog:disk')!, /^sha256:/);
+  await ebsTarget.close();
+});
+
 test('a restarted epoch resumes from its staging; a completed one is not written again', async (t) => {
   const fixture = await startEmulator(t);
   const model = path.join(fixture.dir.path, 'model.img');
