@@ -39,6 +39,10 @@ const commands: Record<string, Command> = {
     summary: 'run the embedded Kafka-compatible broker and schema registry standalone',
     load: () => import('./commands/broker.js'),
   },
+  s3: {
+    summary: 'list, restore, verify, retain and garbage-collect the restore points of an S3 target',
+    load: () => import('./commands/s3.js'),
+  },
 };
 
 function usage(): string {

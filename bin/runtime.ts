@@ -36,6 +36,7 @@ import { createAwsAccess } from './aws-clients.js';
 import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { buildS3Target } from './s3-target.js';
 import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
 import { createRuntimeStatusModel } from './status-read-model.js';
@@ -216,7 +217,11 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
  * The target a configuration describes (the commands that read restore points back use it
  * too). `dataDir` is the process's data directory, for a target's local state.
  */
-export function buildTarget(target: TargetConfig, logger: Logger, dataDir = './data'): Target {
+export async function buildTarget(
+  target: TargetConfig,
+  logger: Logger,
+  dataDir = './data',
+): Promise<Target> {
   switch (target.type) {
     case 'ebs': {
       const targetLogger = logger.child({ target: target.name });
@@ -252,6 +257,8 @@ export function buildTarget(target: TargetConfig, logger: Logger, dataDir = './d
         zeroing: target.zeroing,
         logger: logger.child({ target: target.name }),
       });
+    case 's3':
+      return (await buildS3Target(target, logger)).target;
   }
 }
 
@@ -436,7 +443,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const built = buildTarget(targetConfig, logger, config.dataDir);
+        const built = await buildTarget(targetConfig, logger, config.dataDir);
         const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());

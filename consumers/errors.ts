@@ -45,14 +45,46 @@ export const TARGET_ERRORS = {
       'the target does not hold the restore point asked for (a file target keeps only the latest)',
     retriable: false,
   },
-  EXTENTLOG_ERR_TARGET_BASE_MISSING: {
-    summary:
-      'the target no longer holds the base of an incremental epoch (its snapshot was deleted): re-baseline the disk',
-    retriable: false,
-  },
   EXTENTLOG_ERR_TARGET_CLOSED: {
     summary: 'a target disk was used after close()',
     retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_AUTH: {
+    summary:
+      'the object store refused the credentials (unknown key, bad signature, access denied, expired token)',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_BUCKET: {
+    summary: 'the bucket does not exist: create it, or fix the bucket name and endpoint',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_CHUNK_CORRUPT: {
+    summary:
+      "a chunk object's content does not match its content address (altered, truncated or bit rot)",
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_CHUNK_MISSING: {
+    summary: 'a chunk a manifest or an open epoch refers to is not in the bucket',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_KEY: {
+    summary:
+      'the encryption key is missing, malformed, or not the key the chunks were written with',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_MANIFEST: {
+    summary:
+      'a manifest is malformed, or a different manifest already seals the same epoch of the disk',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_BASE_MISSING: {
+    summary:
+      "an incremental epoch's base restore point is not on the target: re-baseline the disk (FULL)",
+    retriable: false,
+  },
+  EXTENTLOG_ERR_TARGET_GC: {
+    summary: 'garbage collection could not take or keep its lock (another collection runs)',
+    retriable: true,
   },
   EXTENTLOG_ERR_REPLAY_SEQUENCE_GAP: {
     summary:

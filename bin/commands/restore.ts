@@ -179,7 +179,7 @@ export function main(argv: string[]): Promise<number> {
         { target: targetName, feed, disk },
         epoch,
       );
-      target = buildTarget(targetConfig, logging.logger);
+      target = await buildTarget(targetConfig, logging.logger);
       if (target.openRestorePoint === undefined)
         throw new CommandError(
           'EXTENTLOG_ERR_COMMAND_UNSUPPORTED',

@@ -275,7 +275,7 @@ export function main(argv: string[]): Promise<number> {
       }
       const rows: Row[] = [];
       for (const check of selected) {
-        const target = targetFor(targets, check.target, logging.logger);
+        const target = await targetFor(targets, check.target, logging.logger);
         logging.display?.setExtra([`hashing ${check.target.name} ${check.feed}/${check.disk} …`]);
         const key = `${check.target.name}/${check.feed}/${check.disk}`;
         rows.push(await verifyOne(config, check, points.get(key) ?? null, target));
@@ -292,10 +292,14 @@ export function main(argv: string[]): Promise<number> {
   });
 }
 
-function targetFor(cache: Map<string, Target>, config: TargetConfig, logger: Logger): Target {
+async function targetFor(
+  cache: Map<string, Target>,
+  config: TargetConfig,
+  logger: Logger,
+): Promise<Target> {
   let target = cache.get(config.name);
   if (target === undefined) {
-    target = buildTarget(config, logger);
+    target = await buildTarget(config, logger);
     cache.set(config.name, target);
   }
   return target;

@@ -298,7 +298,65 @@ export const ebsTargetSchema = z.strictObject({
   flushIntervalMs: positiveInt.default(1000),
 });
 
-export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, ebsTargetSchema]);
+/** Object storage (docs/s3-target.md): chunks + one manifest per restore point. */
+export const s3TargetSchema = z.strictObject({
+  type: z.literal('s3'),
+  name,
+  feeds: z.array(name).min(1),
+  /** 'aws' (Amazon S3), 'oss' (Alibaba Cloud OSS, S3-compatible endpoint), 'generic' (radosgw, MinIO, …). */
+  provider: z.enum(['aws', 'oss', 'generic']).default('aws'),
+  endpoint: z.url().optional(),
+  /** Signing region: AWS region, or the OSS region id without 'oss-' (cn-hangzhou). */
+  region: z.string().min(1).optional(),
+  /** Path-style requests; default true for 'generic', false for 'aws' and 'oss'. */
+  forcePathStyle: z.boolean().optional(),
+  bucket: z.string().min(3).max(63),
+  /** Key prefix of everything the target writes, e.g. 'extentlog/'. */
+  prefix: z.string().default(''),
+  /** Omit for the SDK's default chain (environment, shared files, instance roles). */
+  credentials: z
+    .union([
+      z.strictObject({
+        accessKeyIdFile: z.string().min(1),
+        secretAccessKeyFile: z.string().min(1),
+        sessionTokenFile: z.string().min(1).optional(),
+      }),
+      z.strictObject({
+        profile: z.string().min(1),
+        credentialsFile: z.string().min(1).optional(),
+        configFile: z.string().min(1).optional(),
+      }),
+    ])
+    .optional(),
+  chunkSizeBytes: positiveInt
+    .min(64 * 1024)
+    .max(256 * MiB)
+    .refine((value) => value % 4096 === 0, 'expected a multiple of 4096')
+    .default(4 * MiB),
+  compression: z.enum(['none', 'gzip']).default('none'),
+  /** Client-side AES-256-GCM; the key file holds 32 bytes (raw, hex or base64). */
+  encryption: z.strictObject({ keyFile: z.string().min(1) }).optional(),
+  maxDirtyBytes: positiveInt.default(64 * MiB),
+  uploadConcurrency: positiveInt.max(64).default(8),
+  gc: z
+    .strictObject({
+      /** Unreferenced chunks younger than this are kept; writers rely on it (default 24 h). */
+      graceMs: positiveInt.min(1000).default(24 * 3600 * 1000),
+      leaseMs: positiveInt.default(120_000),
+    })
+    .default({ graceMs: 24 * 3600 * 1000, leaseMs: 120_000 }),
+  /** Applied after every restore point and by `extentlog s3 retain`; the newest is always kept. */
+  retention: z
+    .strictObject({ keepLast: positiveInt.optional(), keepForMs: positiveInt.optional() })
+    .optional(),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+export const targetSchema = z.discriminatedUnion('type', [
+  fileTargetSchema,
+  s3TargetSchema,
+  ebsTargetSchema,
+]);
 
 export const statusSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -382,6 +440,7 @@ export const configSchema = z
 export type ExtentlogConfig = z.infer<typeof configSchema>;
 export type FeedConfig = z.infer<typeof feedSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
+export type S3TargetConfig = z.infer<typeof s3TargetSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type EbsSourceConfig = z.infer<typeof ebsSourceSchema>;
 export type AwsSettingsConfig = z.infer<typeof awsSettingsSchema>;

@@ -78,7 +78,9 @@ async function main(): Promise<void> {
   const config = parseConfig(spec.config, specPath);
   const logger = pino({ level: 'info' }, destination({ dest: spec.logPath, sync: true }));
   const templates = new Map(
-    config.targets.map((target) => [target.name, target.type === 'file' ? target.path : '']),
+    config.targets.flatMap((target) =>
+      target.type === 'file' ? [[target.name, target.path]] : [],
+    ),
   );
   const runtime = await startRuntime(config, logger, {
     feeds: spec.role === 'feed',

@@ -90,7 +90,7 @@ test('the systemd units run the example configurations and may write where they 
     assert.ok(writable.includes(config.dataDir), `${file} may write ${config.dataDir}`);
     // ProtectSystem=strict leaves /dev writable: block devices need the group, not a path.
     for (const target of config.targets) {
-      if (target.type !== 'file') continue; // an EBS target stages under dataDir
+      if (target.type !== 'file') continue;
       if (target.path.startsWith('/dev/'))
         assert.deepEqual(service.get('SupplementaryGroups'), ['disk'], `${file}: ${target.path}`);
       else
