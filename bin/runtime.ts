@@ -36,6 +36,7 @@ import { createAwsAccess } from './aws-clients.js';
 import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { buildRbdSource } from './rbd-source.js';
 import { buildS3Target } from './s3-target.js';
 import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
@@ -155,6 +156,12 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         logger: logger.child({ feed: feed.name, source: 'vmware' }),
       });
     }
+    case 'rbd':
+      return buildRbdSource(
+        source,
+        (setting, filePath) => readSetting(feed, setting, filePath),
+        logger.child({ feed: feed.name, source: 'rbd' }),
+      );
     case 'kernel-journal':
       return createKernelJournalSource({
         disks: source.disks.map((disk) => ({

@@ -71,6 +71,21 @@ export const SOURCE_ERRORS = {
       'a COW snapshot could not be taken or became invalid (COW store full, missing or failing); the epoch is retried. Give the store room for every chunk written while an epoch is read',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_CONNECT: {
+    summary:
+      'the platform could not be reached (Ceph monitors, an OpenStack endpoint): check the addresses and the network; the cycle is retried',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_AUTH: {
+    summary:
+      'the platform refused the credentials (a cephx key, a Keystone password or scope): fix the key or password file',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_API: {
+    summary:
+      "a platform API answered with an error (OpenStack Nova or Cinder); the message has the call, the status and the service's message",
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_UNEXPECTED: {
     summary:
       'a sync cycle failed with an error that carries no extentlog code; the message has the details',

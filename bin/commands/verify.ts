@@ -104,6 +104,8 @@ function checks(
 
 /** The disks a source's configuration names (an instance's are known once it ran). */
 function configuredDiskIds(source: SourceConfig): string[] {
+  // An rbd source's disks are its images, or the volumes OpenStack lists at run time.
+  if (source.type === 'rbd') return (source.images ?? []).map((image) => image.id);
   if (source.type === 'ebs')
     return (source.volumes ?? []).map((volume) => volume.diskId ?? volume.id);
   return source.disks.map((disk) => disk.id);

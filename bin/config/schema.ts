@@ -185,6 +185,63 @@ export const kernelJournalSourceSchema = z.strictObject({
   barrierMinIntervalMs: positiveInt.optional(),
 });
 
+/** Ceph RBD images, named directly or found behind OpenStack servers (docs/rbd-source.md). */
+export const rbdSourceSchema = z
+  .strictObject({
+    type: z.literal('rbd'),
+    ceph: z
+      .strictObject({
+        /** A ceph.conf (monitor addresses, auth settings, keyring path). */
+        confFile: z.string().min(1).optional(),
+        /** Monitor addresses, instead of or over the conf file's. */
+        monHosts: z.array(z.string().min(1)).min(1).optional(),
+        keyringFile: z.string().min(1).optional(),
+        /** A file holding the cephx secret (base64), instead of a keyring. */
+        keyFile: z.string().min(1).optional(),
+        clientId: z.string().min(1).default('admin'),
+        timeoutMs: positiveInt.min(1000).default(30_000),
+        /** Further librados options (`rados_conf_set`). */
+        settings: z.record(z.string().min(1), z.string()).optional(),
+      })
+      .refine((ceph) => ceph.confFile !== undefined || ceph.monHosts !== undefined, {
+        message: 'expected confFile or monHosts',
+      }),
+    /** Images named directly: the source takes and removes its own RBD snapshots. */
+    images: z
+      .array(
+        z.strictObject({
+          id: z.string().min(1),
+          pool: z.string().min(1),
+          image: z.string().min(1),
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** The volumes of OpenStack servers: Cinder snapshots through the API. */
+    openstack: z
+      .strictObject({
+        /** Keystone's v3 endpoint: https://keystone.example:5000/v3 */
+        authUrl: z.url(),
+        username: z.string().min(1),
+        passwordFile: z.string().min(1),
+        userDomainName: z.string().min(1).default('Default'),
+        projectName: z.string().min(1),
+        projectDomainName: z.string().min(1).default('Default'),
+        region: z.string().min(1).optional(),
+        interface: z.enum(['public', 'internal', 'admin']).default('public'),
+        /** Nova server ids: every volume attached to them is a disk. */
+        servers: z.array(z.string().min(1)).min(1),
+        /** Cinder's `rbd_pool`. */
+        pool: z.string().min(1).default('volumes'),
+        snapshotTimeoutMs: positiveInt.default(600_000),
+      })
+      .optional(),
+    blockSizeBytes: positiveInt.default(4096),
+  })
+  .refine((source) => (source.images === undefined) !== (source.openstack === undefined), {
+    message: 'expected exactly one of images or openstack',
+  });
+
 /**
  * How an EBS source or target reaches AWS. Credentials are never part of the configuration:
  * the default provider chain (environment, shared files, SSO, instance or container role),
@@ -243,6 +300,7 @@ export const ebsSourceSchema = z
 
 export const sourceSchema = z.discriminatedUnion('type', [
   imageSourceSchema,
+  rbdSourceSchema,
   qemuSourceSchema,
   vmwareSourceSchema,
   kernelJournalSourceSchema,
