@@ -51,6 +51,26 @@ export const SOURCE_ERRORS = {
       'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_CLOUD_API: {
+    summary:
+      "a cloud control-plane request failed; the message names the operation, HTTP status, the service's error code and request id",
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CLOUD_AUTH: {
+    summary:
+      'the cloud API refused the credentials or the signature: check the user, tenancy, key fingerprint and private key',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_CLOUD_TIMEOUT: {
+    summary:
+      'a cloud resource (backup, volume, attachment, work request) did not reach the expected state in time',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CHANGE_SCAN: {
+    summary:
+      'scanning a volume for changed blocks (GET LBA STATUS) failed or returned inconsistent descriptors',
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_TOOL: {
     summary:
       'an external tool of the source (qemu-img, qemu-nbd, nbdkit) failed or could not be started; the message has its command line and what it printed',

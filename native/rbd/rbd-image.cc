@@ -479,7 +479,9 @@ Napi::Value Image::Close(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-Napi::Function ErbdImageClass(Napi::Env env) { return Image::Class(env); }
+Napi::Function ErbdImageClass(Napi::Env env) {
+  return Image::Class(env);
+}
 
 Napi::Object ErbdNewImage(Napi::Env env, Napi::Object cluster, rados_ioctx_t ioctx,
                           rbd_image_t image) {

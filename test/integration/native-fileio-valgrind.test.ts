@@ -1,15 +1,11 @@
-/**
- * Leak run of the fileio addon: every call ~1000× under valgrind's memcheck (see
- * test/support/valgrind.ts): any definite leak or memory error fails the run.
- */
-import assert from 'node:assert/strict';
+/** Leak run of the fileio addon: every call ~1000× under valgrind's memcheck. */
 import { truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attachLoopDevice, type LoopDevice } from '../support/loop-device.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { runUnderValgrind } from '../support/valgrind.js';
+import { assertClean, runUnderMemcheck } from '../support/valgrind.js';
 
 const exercise = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -33,14 +29,10 @@ test('every fileio call, 1000 times, leaks nothing and touches no invalid memory
   await writeFile(backing, '');
   await truncate(backing, 1024 * 1024);
   loop = await attachLoopDevice(backing);
-  const logFile = path.join(tmp.dir, 'valgrind.log');
-  const { code, stdout, stderr, log } = await runUnderValgrind(
+  const run = await runUnderMemcheck(
     exercise,
     ['1000', tmp.dir, loop?.device ?? ''],
-    logFile,
+    path.join(tmp.dir, 'valgrind.log'),
   );
-  assert.equal(code, 0, `valgrind exited ${code}: ${stderr}\n${log.slice(-20000)}`);
-  assert.match(stdout, /exercised/);
-  assert.match(log, /ERROR SUMMARY: 0 errors/);
-  assert.match(log, /definitely lost: 0 bytes|All heap blocks were freed/);
+  assertClean(run);
 });
