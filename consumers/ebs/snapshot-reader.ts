@@ -9,6 +9,7 @@ import type { AwsCaller } from '../../cloud/aws/aws-caller.js';
 import { listSnapshotBlocksPage, pagesOf } from '../../cloud/aws/ebs-block-lists.js';
 import { EBS_BLOCK_BYTES } from '../../cloud/aws/ebs-checksums.js';
 import { SnapshotBlocks } from '../../cloud/aws/snapshot-blocks.js';
+import { readRangeProblem } from '../read-range.js';
 import type { DiskRange, RestorePointReader } from '../target.js';
 import { targetErrorOf } from './target-errors.js';
 
@@ -24,17 +25,10 @@ export function snapshotReader(options: {
   const blocks = new SnapshotBlocks(caller, ebs, snapshotId);
 
   async function read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    if (
-      !Number.isSafeInteger(offsetBytes) ||
-      !Number.isSafeInteger(lengthBytes) ||
-      offsetBytes < 0 ||
-      lengthBytes < 0 ||
-      offsetBytes + lengthBytes > sizeBytes
-    )
+    const problem = readRangeProblem(offsetBytes, lengthBytes, sizeBytes);
+    if (problem !== null)
       throw targetErrorOf(
-        new RangeError(
-          `the range [${offsetBytes}, ${offsetBytes + lengthBytes}) lies outside the disk's ${sizeBytes} bytes`,
-        ),
+        new RangeError(problem),
         'EXTENTLOG_ERR_TARGET_READ',
         `disk ${diskId}: reading snapshot ${snapshotId}`,
       );
