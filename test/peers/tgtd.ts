@@ -79,7 +79,8 @@ export class Tgtd {
     await mkdir(RUN_DIR, { recursive: true });
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const controlPort = 1000 + Math.floor(Math.random() * 50_000);
+      // tgtd takes a control port (the number of its management socket) below 32768.
+      const controlPort = 1000 + Math.floor(Math.random() * 31_000);
       const tgtd = new Tgtd(
         controlPort,
         await freePort(),
