@@ -31,6 +31,10 @@ const commands: Record<string, Command> = {
     summary: 'write a disk as of a restore point to an image file or a block device',
     load: () => import('./commands/restore.js'),
   },
+  status: {
+    summary: "show a running process's feeds, targets, lag, restore points and errors",
+    load: () => import('./commands/status.js'),
+  },
   broker: {
     summary: 'run the embedded Kafka-compatible broker and schema registry standalone',
     load: () => import('./commands/broker.js'),

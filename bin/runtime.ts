@@ -30,10 +30,13 @@ import {
   type RestorePointWriter,
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
+import { readBearerTokenFile } from '../status/bearer-token.js';
+import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
 import { buildS3Target } from './s3-target.js';
 import { ConfigError } from './errors.js';
-import type { ExtentlogConfig, FeedConfig, TargetConfig } from './config/schema.js';
+import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
+import { createRuntimeStatusModel } from './status-read-model.js';
 
 const MiB = 1024 * 1024;
 
@@ -50,6 +53,8 @@ export interface Runtime {
   readonly restorePointsTopic: string;
   /** The latest restore point per `<target>/<feed>/<disk>`, read from the log now. */
   restorePoints(): Promise<Map<string, RestorePoint>>;
+  /** The status API, when the configuration (or `RuntimeOptions.status`) enables it. */
+  readonly status: { readonly url: string } | null;
   close(): Promise<void>;
 }
 
@@ -191,6 +196,27 @@ export interface RuntimeOptions {
   readonly decorateTarget?: (name: string, target: Target) => Target;
   /** Wraps (or replaces) each feed's source as it is built (fault injection in tests). */
   readonly decorateSource?: (feed: string, source: ChangeSource) => ChangeSource;
+  /**
+   * The status API: false keeps it off; settings override the configuration's `status`
+   * section (a test's `{ port: 0 }`). Default: as the configuration says.
+   */
+  readonly status?: false | Partial<StatusConfig>;
+}
+
+const STATUS_DEFAULTS = {
+  enabled: true,
+  host: '127.0.0.1',
+  port: 0,
+  sampleIntervalMs: 1000,
+  historySamples: 900,
+} as const satisfies StatusConfig;
+
+/** The status settings in force, or null when the status API stays off. */
+function statusSettings(config: ExtentlogConfig, options: RuntimeOptions): StatusConfig | null {
+  if (options.status === false) return null;
+  if (config.status === undefined && options.status === undefined) return null;
+  const settings = { ...STATUS_DEFAULTS, ...config.status, ...options.status };
+  return settings.enabled ? settings : null;
 }
 
 export async function startRuntime(
@@ -205,6 +231,10 @@ export async function startRuntime(
     }
   };
   try {
+    // The token first: a bad token file stops the process before anything starts.
+    const status = statusSettings(config, options);
+    const token: string | null =
+      status?.tokenFile === undefined ? null : await readBearerTokenFile(status.tokenFile);
     let embedded: EmbeddedServices | null = null;
     if (config.kafka === undefined) {
       embedded = await startEmbedded({
@@ -381,8 +411,45 @@ export async function startRuntime(
       }
     }
 
+    let statusServer: { readonly url: string } | null = null;
+    if (status !== null) {
+      const { model, actions } = createRuntimeStatusModel({
+        log,
+        feeds,
+        replays,
+        targetFeeds: new Map(
+          config.targets
+            .filter((target) => replays.has(target.name))
+            .map((target) => [
+              target.name,
+              target.feeds.map((feed) => ({ feed, topic: extentsTopic(prefix, feed) })),
+            ]),
+        ),
+        embedded,
+        restorePointsTopic: rpTopic,
+        restorePointCodec,
+        logger,
+      });
+      const server = await startStatusServer({
+        model,
+        actions,
+        token,
+        logger: logger.child({ component: 'status' }),
+        host: status.host,
+        port: status.port,
+        sampleIntervalMs: status.sampleIntervalMs,
+        historySamples: status.historySamples,
+      });
+      closers.push(() => server.close());
+      statusServer = { url: server.url };
+      if (token === null)
+        logger.warn('status API actions are disabled: set status.tokenFile to enable them');
+      logger.info({ url: server.url }, 'status API listening');
+    }
+
     return {
       config,
+      status: statusServer,
       log,
       registry,
       embedded,

@@ -76,13 +76,19 @@ export interface PartitionStatus {
   readonly paused: boolean;
 }
 
+/** A disk's replay status with the partition its records come from. */
+export type ReplayDiskStatus = DiskReplayStatus & {
+  readonly topic: string;
+  readonly partition: number;
+};
+
 export interface ReplayStatus {
   readonly target: string;
   readonly targetKind: string;
   readonly groupId: string;
   readonly paused: boolean;
   readonly partitions: readonly PartitionStatus[];
-  readonly disks: readonly DiskReplayStatus[];
+  readonly disks: readonly ReplayDiskStatus[];
 }
 
 export interface Replay {
@@ -190,7 +196,13 @@ class ReplayEngine implements Replay {
         highWatermark: state.highWatermark,
         paused: state.paused,
       })),
-      disks: partitions.flatMap((state) => [...state.disks.values()].map((disk) => disk.status())),
+      disks: partitions.flatMap((state) =>
+        [...state.disks.values()].map((disk) => ({
+          ...disk.status(),
+          topic: state.topic,
+          partition: state.partition,
+        })),
+      ),
     };
   }
 

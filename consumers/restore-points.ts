@@ -95,6 +95,16 @@ export async function readRestorePoints(
   return latest;
 }
 
+/** Every restore point still in the topic, in log order (a tombstone drops its key's earlier ones). */
+export async function readRestorePointLog(options: RestorePointScan): Promise<RestorePoint[]> {
+  let retained: { key: string; point: RestorePoint }[] = [];
+  for await (const { key, point } of scanRestorePoints(options)) {
+    if (point === null) retained = retained.filter((entry) => entry.key !== key);
+    else retained.push({ key, point });
+  }
+  return retained.map(({ point }) => point);
+}
+
 /**
  * The restore points of one target and disk still in the topic, oldest first. Compaction
  * keeps only the latest per key, so older ones are there only until the log is compacted.

@@ -48,6 +48,22 @@ export interface FeedOptions {
   readonly now?: () => number;
 }
 
+/** A cycle that ran to its end, as the status shows it. */
+export type FinishedCycle = CycleResult & {
+  readonly startedAtMs: number;
+  readonly durationMs: number;
+};
+
+/** How many finished cycles a disk's status keeps (change maps, change rate). */
+export const RECENT_CYCLES = 8;
+
+export interface PublishedTotals {
+  readonly extentRecords: number;
+  readonly dataBytes: number;
+  readonly zeroBytes: number;
+  readonly heartbeats: number;
+}
+
 export type DiskPhase = 'starting' | 'idle' | 'syncing' | 'failed' | 'paused' | 'stopped';
 
 export interface DiskStatus {
@@ -59,7 +75,11 @@ export interface DiskStatus {
   readonly lastCommittedEpoch: number | null;
   readonly lastCommittedAtMs: number | null;
   readonly progress: CycleProgress | null;
-  readonly lastCycle: (CycleResult & { startedAtMs: number; durationMs: number }) | null;
+  readonly lastCycle: FinishedCycle | null;
+  /** The last `RECENT_CYCLES` finished cycles, oldest first. */
+  readonly recentCycles: readonly FinishedCycle[];
+  /** What this disk published since the feed started (cycles that ran to their end, heartbeats). */
+  readonly published: PublishedTotals;
   readonly lastError: { code: string; message: string; atMs: number } | null;
   readonly rebaselineRequested: string | null;
 }
@@ -68,6 +88,8 @@ export interface FeedStatus {
   readonly feed: string;
   readonly topic: string;
   readonly sourceKind: string;
+  /** Paused by the operator: no cycle starts (a running one finishes) and no heartbeats. */
+  readonly paused: boolean;
   readonly disks: readonly DiskStatus[];
 }
 
@@ -135,6 +157,8 @@ class DiskWorker {
       lastCommittedAtMs: null,
       progress: null,
       lastCycle: null,
+      recentCycles: [],
+      published: { extentRecords: 0, dataBytes: 0, zeroBytes: 0, heartbeats: 0 },
       lastError: null,
       rebaselineRequested: null,
     };
@@ -277,13 +301,22 @@ class DiskWorker {
               uncommitted: { full: false, ranges: new RangeSet(), epochs: [] },
             };
       const durationMs = now() - startedAtMs;
+      const finished: FinishedCycle = { ...result, startedAtMs, durationMs };
+      const published = this.status.published;
       this.update({
-        phase: 'idle',
+        phase: this.feed.paused ? 'paused' : 'idle',
         currentEpoch: null,
         progress: null,
         lastCommittedEpoch: lastEpoch,
         lastCommittedAtMs: result.committed?.committedAtMs ?? this.status.lastCommittedAtMs,
-        lastCycle: { ...result, startedAtMs, durationMs },
+        lastCycle: finished,
+        recentCycles: [...this.status.recentCycles, finished].slice(-RECENT_CYCLES),
+        published: {
+          ...published,
+          extentRecords: published.extentRecords + result.extentRecords,
+          dataBytes: published.dataBytes + result.dataBytes,
+          zeroBytes: published.zeroBytes + result.zeroBytes,
+        },
         lastError: null,
         rebaselineRequested: this.#rebaseline,
       });
@@ -357,6 +390,11 @@ class DiskWorker {
           },
         ]);
         this.#position = { ...position, nextSeq: position.nextSeq + 1 };
+        const published = this.status.published;
+        this.status = {
+          ...this.status,
+          published: { ...published, heartbeats: published.heartbeats + 1 },
+        };
       } catch (error) {
         await this.#reset();
         options.logger.warn(
@@ -412,6 +450,7 @@ class FeedRuntime implements Feed {
       feed: this.name,
       topic: this.options.topic,
       sourceKind: this.options.source.kind,
+      paused: this.paused,
       disks: [...this.#workers.values()].map((worker) => worker.status),
     };
   }
@@ -484,6 +523,7 @@ class FeedRuntime implements Feed {
     this.paused = true;
     for (const worker of this.#workers.values())
       if (worker.status.phase === 'idle') worker.update({ phase: 'paused' });
+    this.publishStatus();
   }
 
   resume(): void {
@@ -492,6 +532,7 @@ class FeedRuntime implements Feed {
       if (worker.status.phase === 'paused') worker.update({ phase: 'idle' });
       worker.resumeQueued();
     }
+    this.publishStatus();
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ import type { LogProducer } from '../log/log-client.js';
 import { createEpochDigest, type EpochDigest } from '../schemas/epoch-digest.js';
 import { extentCrc32c } from '../schemas/extent-crc.js';
 import type { ExtentlogRecord, SyncMode } from '../schemas/extentlog-record.js';
+import { ChangeMap, type ChangeMapSnapshot } from './change-map.js';
 import { orderedMap } from './ordered-map.js';
 import { RangeSet } from './range-set.js';
 import {
@@ -55,6 +56,8 @@ export interface CycleResult {
   readonly rebaselineReason: string | null;
   /** The last epoch this cycle committed, or null when it ended with an uncommitted epoch. */
   readonly committed: CommittedEpoch | null;
+  /** Where on the disk this cycle's records fell (for the status page). */
+  readonly changeMap: ChangeMapSnapshot;
 }
 
 export interface CycleContext {
@@ -94,6 +97,7 @@ export async function runSyncCycle(context: CycleContext): Promise<CycleResult> 
   let totalData = 0;
   let totalZero = 0;
   let positionBytes = 0;
+  const changeMap = new ChangeMap(disk.sizeBytes);
 
   const publish = (record: ExtentlogRecord) =>
     producer.publish(topic, partition, [{ key, value: encode(record) }]);
@@ -172,6 +176,7 @@ export async function runSyncCycle(context: CycleContext): Promise<CycleResult> 
     if (piece.op === 'WRITE') state.dataBytes += piece.lengthBytes;
     else state.zeroBytes += piece.lengthBytes;
     totalRecords += 1;
+    changeMap.add(piece.offsetBytes, piece.lengthBytes);
     await publish({
       type: 'extent',
       feed,
@@ -320,6 +325,7 @@ export async function runSyncCycle(context: CycleContext): Promise<CycleResult> 
       nextSeq: seq,
       rebaselineReason,
       committed,
+      changeMap: changeMap.snapshot(),
     };
   }
 }

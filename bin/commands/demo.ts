@@ -86,6 +86,8 @@ interface CycleRow {
 function demoConfig(dir: string, sourcePath: string, native: boolean) {
   return {
     dataDir: path.join(dir, 'data'),
+    // The status page on a free port: the demo prints its address.
+    status: { port: 0 },
     feeds: [
       {
         name: FEED,
@@ -248,6 +250,7 @@ export function main(argv: string[]): Promise<number> {
       logging.display?.watch(runtime);
       display = logging.display;
       say(`configuration: ${configPath}; broker: embedded (${runtime.embedded?.brokerAddress})`);
+      if (runtime.status !== null) say(`status page: ${runtime.status.url}/`);
       for (let cycle = 0; cycle <= cycles; cycle++) {
         if (cycle > 0)
           for (const change of await mutateSampleDisk(sourcePath, sizeBytes, cycle))

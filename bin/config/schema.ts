@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { LOG_DRIVER_CHOICES } from '../../log/log-client-options.js';
 
 const MiB = 1024 * 1024;
+export const STATUS_DEFAULT_PORT = 8480;
 const name = z
   .string()
   .regex(
@@ -280,6 +281,20 @@ export const s3TargetSchema = z.strictObject({
 
 export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, s3TargetSchema]);
 
+export const statusSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The API's address; anything but loopback exposes the (read-only) status to the network. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0: an ephemeral port. */
+  port: z.number().int().min(0).max(65535).default(STATUS_DEFAULT_PORT),
+  /** A file whose first line is the bearer token for actions; without it actions are disabled. */
+  tokenFile: z.string().min(1).optional(),
+  /** How often every target's lag is measured (and the status page updated). */
+  sampleIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+  /** Lag samples kept for the status page's chart (900 × 1 s: the last 15 minutes). */
+  historySamples: z.number().int().min(10).max(100_000).default(900),
+});
+
 export const configSchema = z
   .strictObject({
     dataDir: z.string().min(1).default('./data'),
@@ -299,6 +314,8 @@ export const configSchema = z
     kafka: kafkaSchema.optional(),
     schemaRegistry: z.strictObject({ url: z.url() }).optional(),
     embedded: embeddedSchema.default({ host: '127.0.0.1', port: 0, registryPort: 0 }),
+    /** The status API and page; omit to run without them. */
+    status: statusSchema.optional(),
     feeds: z.array(feedSchema).default([]),
     targets: z.array(targetSchema).default([]),
   })
@@ -348,3 +365,4 @@ export type FeedConfig = z.infer<typeof feedSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type S3TargetConfig = z.infer<typeof s3TargetSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type StatusConfig = z.infer<typeof statusSchema>;

@@ -4,13 +4,15 @@
  * thread — KIP-62), manual commits with metadata, per-partition pause/resume and seek.
  *
  * One consume loop takes fetched messages from librdkafka's queue into a lane per
- * assigned partition. A lane hands its messages to `onBatch` as one batch and pauses its
- * partition in librdkafka until the handler resolved: librdkafka then drops what it had
- * prefetched for the partition and, on resume, fetches again from the handed-over
- * position — so a slow handler holds its partition back instead of buffering records,
- * and memory stays within `queued.max.messages.kbytes` plus the batches being handled.
+ * assigned partition. A lane hands what it holds to `onBatch` as one batch; while the
+ * handler runs, the loop keeps taking the partition's messages into the lane, so fetching
+ * overlaps handling. A lane that holds more than `LANE_MAX_BYTES` pauses its partition in
+ * librdkafka (which drops what it prefetched for it and, on resume, fetches again from the
+ * position consumed) until its messages are handed over — so a slow handler holds its
+ * partition back instead of buffering records, and memory stays within
+ * `queued.max.messages.kbytes` plus, per partition, two lanes' worth.
  *
- *   consume loop ──► lane[t,0]: queue → batch → onBatch … resolved → resume fetching
+ *   consume loop ──► lane[t,0]: queue → batch → onBatch … resolved → next batch
  *                └─► lane[t,1]: …
  *
  * Seeks go through the consume loop, between two consume calls: what a consume call in
@@ -39,6 +41,8 @@ import type {
 const ERR_ASSIGN_PARTITIONS = -175;
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** Bytes a lane holds (fetched, not handed over) before its partition stops fetching. */
+export const LANE_MAX_BYTES = 16 * 1024 * 1024;
 
 export function toHeaders(headers: RdkafkaMessage['headers']): LogHeaders {
   const result: Record<string, Buffer> = {};
@@ -72,10 +76,11 @@ interface Lane {
   readonly partition: number;
   /** Fetched, not yet handed to the handler. */
   queue: RdkafkaMessage[];
+  queuedBytes: number;
   /** Offsets below it were handed over already (a resumed fetch may return them again). */
   nextOffset: number | null;
   handling: Promise<void> | null;
-  /** Paused in librdkafka, by a batch being handled or by the user. */
+  /** Paused in librdkafka, by a full lane or by the user. */
   fetchPaused: boolean;
   /** A seek the consume loop has yet to make. */
   seekTo: number | null;
@@ -150,9 +155,9 @@ export class LibrdkafkaConsumer implements LogConsumer {
     for (const partition of partitions) {
       this.#userPaused.delete(keyOf(partition));
       const lane = this.#lanes.get(keyOf(partition));
-      if (lane === undefined || lane.handling !== null) continue;
-      if (lane.queue.length > 0) this.#dispatch(lane);
-      else this.#resumeFetch(lane);
+      if (lane === undefined) continue;
+      if (lane.handling === null && lane.queue.length > 0) this.#dispatch(lane);
+      else if (lane.queuedBytes <= LANE_MAX_BYTES) this.#resumeFetch(lane);
     }
   }
 
@@ -163,6 +168,7 @@ export class LibrdkafkaConsumer implements LogConsumer {
       return;
     }
     lane.queue = [];
+    lane.queuedBytes = 0;
     lane.nextOffset = position.offset;
     lane.seekTo = position.offset;
     this.#options.wake.signal();
@@ -233,7 +239,9 @@ export class LibrdkafkaConsumer implements LogConsumer {
     if (lane === undefined || lane.revoked || lane.seekTo !== null) return null;
     if (lane.nextOffset !== null && message.offset < lane.nextOffset) return null;
     lane.queue.push(message);
+    lane.queuedBytes += (message.value?.length ?? 0) + (message.key?.length ?? 0);
     lane.nextOffset = message.offset + 1;
+    if (lane.queuedBytes > LANE_MAX_BYTES) this.#pauseFetch(lane);
     return lane;
   }
 
@@ -265,7 +273,8 @@ export class LibrdkafkaConsumer implements LogConsumer {
     if (this.#userPaused.has(keyOf(lane))) return;
     const messages = lane.queue;
     lane.queue = [];
-    this.#pauseFetch(lane);
+    lane.queuedBytes = 0;
+    this.#resumeFetch(lane);
     lane.handling = this.#handle(lane, messages).finally(() => {
       lane.handling = null;
       if (lane.revoked || this.#stopping) return;
@@ -337,6 +346,7 @@ export class LibrdkafkaConsumer implements LogConsumer {
       this.#lanes.set(keyOf(entry), {
         ...entry,
         queue: [],
+        queuedBytes: 0,
         nextOffset: offset ?? null,
         handling: null,
         fetchPaused: false,

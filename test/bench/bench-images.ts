@@ -1,6 +1,8 @@
 /** Disk images the benchmarks build: half-allocated images and a 1 % change of their blocks. */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, truncate, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { MiB } from './harness.js';
 
 export const BLOCK_BYTES = 4096;
@@ -33,4 +35,24 @@ export async function changeOnePercent(imagePath: string, sizeBytes: number): Pr
   }
   await handle.close();
   return changed;
+}
+
+/** How the peer row names {@link rsyncBlockDelta}. */
+export const RSYNC_DELTA = `rsync --inplace --no-whole-file -I -B ${BLOCK_BYTES}`;
+
+/**
+ * rsync's delta transfer of `imagePath` onto an older copy, in 4 KiB blocks: the peer of an
+ * incremental sync. `--ignore-times`, because the copy and the change may fall in the same
+ * second, and rsync's size-and-mtime quick check would then skip the file unread.
+ */
+export async function rsyncBlockDelta(imagePath: string, copyPath: string): Promise<void> {
+  await promisify(execFile)('rsync', [
+    '--inplace',
+    '--no-whole-file',
+    '--ignore-times',
+    '-B',
+    String(BLOCK_BYTES),
+    imagePath,
+    copyPath,
+  ]);
 }

@@ -1,7 +1,7 @@
 /** Building and inspecting raw image files in tests. */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 
 /** sha256 of a whole file (or of its first `lengthBytes`), hex. */
 export async function sha256OfFile(filePath: string, lengthBytes?: number): Promise<string> {
@@ -36,4 +36,20 @@ export function patternBytes(lengthBytes: number, seed: number): Buffer {
     bytes[index] = state & 0xff;
   }
   return bytes;
+}
+
+/** A disk image of `sizeBytes` whose first `dataBytes` hold `patternBytes(…, seed)`, the rest a hole. */
+export async function makeImage(
+  filePath: string,
+  dataBytes: number,
+  sizeBytes: number,
+  seed = 1,
+): Promise<void> {
+  await writeFile(filePath, patternBytes(dataBytes, seed));
+  const handle = await open(filePath, 'r+');
+  try {
+    await handle.truncate(sizeBytes);
+  } finally {
+    await handle.close();
+  }
 }

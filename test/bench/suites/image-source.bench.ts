@@ -3,7 +3,7 @@
  * - a FULL cycle (SEEK_DATA/SEEK_HOLE, read, XXH3-128 of every block, hash file written) of a
  *   half-allocated image vs `cp --sparse=always` of the same image;
  * - an INCREMENTAL hash compare with 1 % of 4 KiB blocks changed vs
- *   `rsync --inplace --no-whole-file -B 4096` bringing a copy up to date.
+ *   `rsync --inplace --no-whole-file -I -B 4096` bringing a copy up to date.
  * Both sides read from a warm page cache. Times are medians of three runs (rsync: one run,
  * as a second would find nothing to do).
  */
@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { createImageSource } from '../../../producers/image/image-source.js';
 import type { ChangeSource, CommittedReference, DiskInfo } from '../../../producers/source.js';
 import { drainChangeSet } from '../../support/drain-change-set.js';
-import { changeOnePercent, makeImage } from '../bench-images.js';
+import { changeOnePercent, makeImage, RSYNC_DELTA, rsyncBlockDelta } from '../bench-images.js';
 import { MiB, timeRow, type BenchContext, type BenchRow, type BenchSuite } from '../harness.js';
 
 const run = promisify(execFile);
@@ -77,9 +77,7 @@ export const suite: BenchSuite = {
         throw new Error(`incremental found ${bytes} bytes, expected ${changedBlocks * BLOCK}`);
       await changeSet.abort('benchmark: measure again against the same base');
     });
-    const rsyncSeconds = await seconds(() =>
-      run('rsync', ['--inplace', '--no-whole-file', '-B', String(BLOCK), imagePath, copyPath]),
-    );
+    const rsyncSeconds = await seconds(() => rsyncBlockDelta(imagePath, copyPath));
     await source.close();
 
     const label = `${sizeBytes / MiB} MiB, half allocated`;
@@ -97,7 +95,7 @@ export const suite: BenchSuite = {
         `INCREMENTAL hash compare, 1 % of 4 KiB blocks changed, ${label}`,
         incrementalSeconds,
         {
-          name: 'rsync --inplace --no-whole-file -B 4096',
+          name: RSYNC_DELTA,
           seconds: rsyncSeconds,
         },
         { atLeast: 1 },

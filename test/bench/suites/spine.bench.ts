@@ -5,7 +5,7 @@
  * - a FULL sync of a 2 GiB half-allocated image, from the cycle's start until the target
  *   announced the restore point, vs `qemu-img convert -O raw` of the same image;
  * - an INCREMENTAL sync with 1 % of 4 KiB blocks changed vs
- *   `rsync --inplace --no-whole-file -B 4096`, and bytes published ÷ bytes changed;
+ *   `rsync --inplace --no-whole-file -I -B 4096`, and bytes published ÷ bytes changed;
  * - the peak RSS of the producer and the consumer, and how it moves as the disk grows from
  *   1 GiB to 8 GiB (same amount of data, so only the disk size changes).
  * The log writes and reads every byte twice with fsync, so half of a copy's speed is the
@@ -19,7 +19,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startBrokerProcess } from '../../support/broker-process.js';
-import { BLOCK_BYTES, changeOnePercent, makeImage } from '../bench-images.js';
+import {
+  BLOCK_BYTES,
+  changeOnePercent,
+  makeImage,
+  RSYNC_DELTA,
+  rsyncBlockDelta,
+} from '../bench-images.js';
 import { MiB, timeRow, type BenchContext, type BenchRow, type BenchSuite } from '../harness.js';
 
 const run = promisify(execFile);
@@ -179,21 +185,12 @@ export const suite: BenchSuite = {
       const changed = await changeOnePercent(imagePath, sizeBytes);
       log(`INCREMENTAL sync with ${changed} changed blocks vs rsync`);
       const incremental = await syncOnce(setup);
-      const rsyncSeconds = await seconds(() =>
-        run('rsync', [
-          '--inplace',
-          '--no-whole-file',
-          '-B',
-          String(BLOCK_BYTES),
-          imagePath,
-          copyPath,
-        ]),
-      );
+      const rsyncSeconds = await seconds(() => rsyncBlockDelta(imagePath, copyPath));
       rows.push(
         timeRow(
           'INCREMENTAL sync, 1 % of 4 KiB blocks changed',
           incremental.seconds,
-          { name: 'rsync --inplace --no-whole-file -B 4096', seconds: rsyncSeconds },
+          { name: RSYNC_DELTA, seconds: rsyncSeconds },
           { atLeast: 1 },
         ),
       );

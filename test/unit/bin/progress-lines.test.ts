@@ -20,6 +20,8 @@ function diskStatus(overrides: Partial<DiskStatus>): DiskStatus {
     lastCommittedAtMs: null,
     progress: null,
     lastCycle: null,
+    recentCycles: [],
+    published: { extentRecords: 0, dataBytes: 0, zeroBytes: 0, heartbeats: 0 },
     lastError: null,
     rebaselineRequested: null,
     ...overrides,
@@ -27,7 +29,7 @@ function diskStatus(overrides: Partial<DiskStatus>): DiskStatus {
 }
 
 function feedStatus(disks: DiskStatus[]): FeedStatus {
-  return { feed: 'vm1', topic: 'extentlog.vm1.extents', sourceKind: 'image', disks };
+  return { feed: 'vm1', topic: 'extentlog.vm1.extents', sourceKind: 'image', paused: false, disks };
 }
 
 test('a syncing disk shows a bar, its position, the rate since it started and an ETA', () => {
@@ -83,6 +85,8 @@ test('an idle disk shows its last commit; a target its restore point, lag and st
       {
         feed: 'vm1',
         diskId: 'disk-0',
+        topic: 't',
+        partition: 0,
         state: 'stopped',
         currentEpoch: null,
         lastRestorePoint: null,
