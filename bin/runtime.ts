@@ -16,12 +16,16 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { OciClient } from '../producers/oci/oci-client.js';
+import { OciRequestSigner } from '../producers/oci/oci-request-signer.js';
+import { createOciSource } from '../producers/oci/oci-source.js';
 import { createQemuSource } from '../producers/qemu/qemu-source.js';
 import { createVmwareSource } from '../producers/vmware/vmware-source.js';
 import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
 import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
+import { createIscsiTarget, lunTable } from '../consumers/iscsi/iscsi-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
 import { createReplay, type Replay } from '../consumers/replay.js';
 import {
@@ -33,6 +37,8 @@ import type { Target } from '../consumers/target.js';
 import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
+import { buildRbdSource } from './rbd-source.js';
+import { readSecretFile } from './config/secret-file.js';
 import { buildS3Target } from './s3-target.js';
 import { ConfigError } from './errors.js';
 import type { ExtentlogConfig, FeedConfig, StatusConfig, TargetConfig } from './config/schema.js';
@@ -95,6 +101,39 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         ...(source.detectHoles === undefined ? {} : { detectHoles: source.detectHoles }),
         logger: logger.child({ feed: feed.name, source: 'image' }),
       });
+    case 'oci': {
+      const setting = `feeds.${feed.name}.source`;
+      const sourceLogger = logger.child({ feed: feed.name, source: 'oci' });
+      const signer = new OciRequestSigner({
+        tenancyId: source.tenancyId,
+        userId: source.userId,
+        privateKeyPem: readSecretFile(source.privateKeyFile, `${setting}.privateKeyFile`),
+        ...(source.passphraseFile === undefined
+          ? {}
+          : { passphrase: readSecretFile(source.passphraseFile, `${setting}.passphraseFile`) }),
+        ...(source.fingerprint === undefined ? {} : { fingerprint: source.fingerprint }),
+      });
+      return createOciSource({
+        client: new OciClient({
+          endpoint: source.endpoint,
+          signer,
+          pollIntervalMs: source.pollIntervalMs,
+          operationTimeoutMs: source.operationTimeoutMs,
+          logger: sourceLogger,
+        }),
+        volumeGroupId: source.volumeGroupId,
+        compartmentId: source.compartmentId,
+        availabilityDomain: source.availabilityDomain,
+        instanceId: source.instanceId,
+        disks: source.disks.map((disk) => ({ diskId: disk.id, volumeId: disk.volumeId })),
+        changeBlockSizeBytes: source.changeBlockSizeBytes,
+        ...(source.scanWindowBytes === undefined
+          ? {}
+          : { scanWindowBytes: source.scanWindowBytes }),
+        initiatorIqn: source.initiatorIqn,
+        logger: sourceLogger,
+      });
+    }
     case 'qemu':
       return createQemuSource({
         disks: source.disks.map((disk) =>
@@ -152,6 +191,12 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
         logger: logger.child({ feed: feed.name, source: 'vmware' }),
       });
     }
+    case 'rbd':
+      return buildRbdSource(
+        source,
+        (setting, filePath) => readSetting(feed, setting, filePath),
+        logger.child({ feed: feed.name, source: 'rbd' }),
+      );
     case 'kernel-journal':
       return createKernelJournalSource({
         disks: source.disks.map((disk) => ({
@@ -182,6 +227,26 @@ export async function buildTarget(target: TargetConfig, logger: Logger): Promise
         zeroing: target.zeroing,
         logger: logger.child({ target: target.name }),
       });
+    case 'iscsi': {
+      const credentials = (chap: { username: string; secretFile: string }, setting: string) => ({
+        username: chap.username,
+        secret: readSecretFile(chap.secretFile, `targets.${target.name}.${setting}.secretFile`),
+      });
+      return createIscsiTarget({
+        lunFor: lunTable(target.portal, target.luns),
+        initiatorIqn: target.initiatorIqn,
+        ...(target.chap === undefined ? {} : { chap: credentials(target.chap, 'chap') }),
+        ...(target.mutualChap === undefined
+          ? {}
+          : { targetChap: credentials(target.mutualChap, 'mutualChap') }),
+        commandTimeoutMs: target.commandTimeoutMs,
+        connectTimeoutMs: target.connectTimeoutMs,
+        reconnectTimeoutMs: target.reconnectTimeoutMs,
+        maxWriteBytes: target.maxWriteBytes,
+        maxInFlightBytes: target.maxInFlightBytes,
+        logger: logger.child({ target: target.name }),
+      });
+    }
     case 's3':
       return (await buildS3Target(target, logger)).target;
   }

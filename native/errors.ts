@@ -26,6 +26,42 @@ export const NATIVE_ERRORS = {
       'the kernel refused a native call; details carry errno and syscall (EINTR/EAGAIN/EBUSY are retriable)',
     retriable: false,
   },
+  EXTENTLOG_ERR_NATIVE_ISCSI_CONNECT: {
+    summary:
+      'the iSCSI portal could not be reached (refused, unreachable, timed out): check the address and that the target runs',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_LOGIN: {
+    summary:
+      'the iSCSI target refused the login (CHAP secret, unknown target IQN, initiator not allowed); the message gives its reason',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_NO_LUN: {
+    summary: 'the iSCSI target has no logical unit of the configured number',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_SCSI: {
+    summary:
+      'a SCSI command failed; details carry the status and the sense key, ASC and ASCQ, the message their meaning',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_CONNECTION_LOST: {
+    summary: 'the connection to the iSCSI target broke; commands in flight did not complete',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_TIMEOUT: {
+    summary: 'an iSCSI command got no answer in time; the session was dropped',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_CLOSED: {
+    summary: 'an iSCSI session was used after it was closed or went down',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_NATIVE_ISCSI_RESPONSE: {
+    summary:
+      'an iSCSI target returned parameter data that does not parse (too short, inconsistent)',
+    retriable: false,
+  },
 } as const satisfies ErrorCodeTable;
 
 export class NativeError extends defineErrorArea('NativeError', NATIVE_ERRORS) {}

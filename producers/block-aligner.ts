@@ -1,12 +1,13 @@
 /**
  * Turns changed ranges of any alignment into extents aligned to the disk's block size —
  * the granularity a source promises (`DiskInfo.blockSizeBytes`). Ranges arrive in
- * ascending order and do not overlap; gaps between them are unchanged. A block touched by
- * a WRITE range is a WRITE block, else a block touched by a ZERO range is a ZERO block:
- * widening only ever re-sends bytes, it never drops one.
+ * ascending order and do not overlap; gaps between them are unchanged. A block is a ZERO
+ * block only when ZERO ranges cover all of it; a block a range touches only in part is a
+ * WRITE block, read from the source: widening only ever re-sends bytes, it never drops
+ * one nor zeroes one that did not change.
  *
- *   ranges:  [WRITE 0..1000)          [ZERO 5000..9000)  [WRITE 9000..9100)
- *   blocks:  |WRITE 0..4096)| … |ZERO 4096..8192)|WRITE 8192..12288)|
+ *   ranges:  [WRITE 0..1000)      [ZERO 4096..9000)        [WRITE 9000..9100)
+ *   blocks:  |WRITE 0..4096)|ZERO 4096..8192)|WRITE 8192..12288)|
  *
  * Offsets are bytes, ranges half-open; the last block ends at the disk's size.
  */
@@ -30,6 +31,25 @@ export class BlockAligner {
   ) {}
 
   add(op: ExtentOp, startBytes: number, endBytes: number): void {
+    if (endBytes <= startBytes) return;
+    if (op === 'ZERO') {
+      // Only whole blocks become ZERO (the disk's last block ends at the disk's size).
+      const bs = this.blockSizeBytes;
+      const zeroStart = Math.ceil(startBytes / bs) * bs;
+      const zeroEnd = endBytes >= this.diskSizeBytes ? endBytes : Math.floor(endBytes / bs) * bs;
+      if (zeroEnd <= zeroStart) {
+        this.#add('WRITE', startBytes, endBytes);
+        return;
+      }
+      this.#add('WRITE', startBytes, zeroStart);
+      this.#add('ZERO', zeroStart, zeroEnd);
+      this.#add('WRITE', zeroEnd, endBytes);
+      return;
+    }
+    this.#add(op, startBytes, endBytes);
+  }
+
+  #add(op: ExtentOp, startBytes: number, endBytes: number): void {
     if (endBytes <= startBytes) return;
     let startBlock = Math.floor(startBytes / this.blockSizeBytes);
     const endBlock = Math.ceil(endBytes / this.blockSizeBytes);

@@ -51,6 +51,26 @@ export const SOURCE_ERRORS = {
       'the feed could not read its position back from its topic (a record there does not decode); the message names topic, partition and offset',
     retriable: true,
   },
+  EXTENTLOG_ERR_SOURCE_CLOUD_API: {
+    summary:
+      "a cloud control-plane request failed; the message names the operation, HTTP status, the service's error code and request id",
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CLOUD_AUTH: {
+    summary:
+      'the cloud API refused the credentials or the signature: check the user, tenancy, key fingerprint and private key',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_CLOUD_TIMEOUT: {
+    summary:
+      'a cloud resource (backup, volume, attachment, work request) did not reach the expected state in time',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CHANGE_SCAN: {
+    summary:
+      'scanning a volume for changed blocks (GET LBA STATUS) failed or returned inconsistent descriptors',
+    retriable: true,
+  },
   EXTENTLOG_ERR_SOURCE_TOOL: {
     summary:
       'an external tool of the source (qemu-img, qemu-nbd, nbdkit) failed or could not be started; the message has its command line and what it printed',
@@ -69,6 +89,21 @@ export const SOURCE_ERRORS = {
   EXTENTLOG_ERR_SOURCE_SNAPSHOT: {
     summary:
       'a COW snapshot could not be taken or became invalid (COW store full, missing or failing); the epoch is retried. Give the store room for every chunk written while an epoch is read',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_CONNECT: {
+    summary:
+      'the platform could not be reached (Ceph monitors, an OpenStack endpoint): check the addresses and the network; the cycle is retried',
+    retriable: true,
+  },
+  EXTENTLOG_ERR_SOURCE_AUTH: {
+    summary:
+      'the platform refused the credentials (a cephx key, a Keystone password or scope): fix the key or password file',
+    retriable: false,
+  },
+  EXTENTLOG_ERR_SOURCE_API: {
+    summary:
+      "a platform API answered with an error (OpenStack Nova or Cinder); the message has the call, the status and the service's message",
     retriable: true,
   },
   EXTENTLOG_ERR_SOURCE_UNEXPECTED: {

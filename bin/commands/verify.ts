@@ -92,7 +92,10 @@ function checks(
     for (const feed of target.feeds) {
       if (only.feed !== undefined && feed !== only.feed) continue;
       const source = config.feeds.find((entry) => entry.name === feed)?.source;
-      const disks = new Set(source?.disks.map((disk) => disk.id) ?? []);
+      // An rbd source's disks are its images, or the volumes OpenStack lists at run time.
+      const configured =
+        source === undefined ? [] : source.type === 'rbd' ? (source.images ?? []) : source.disks;
+      const disks = new Set<string>(configured.map((disk) => disk.id));
       for (const point of points.values())
         if (point.target === target.name && point.feed === feed) disks.add(point.disk);
       for (const disk of disks)

@@ -59,6 +59,31 @@ export const imageSourceSchema = z.strictObject({
   detectHoles: z.boolean().optional(),
 });
 
+export const ociSourceSchema = z.strictObject({
+  type: z.literal('oci'),
+  /** The Core Services endpoint, https://iaas.<region>.oraclecloud.com. */
+  endpoint: z.url(),
+  tenancyId: z.string().min(1),
+  userId: z.string().min(1),
+  /** The API key's fingerprint; computed from the key when omitted. */
+  fingerprint: z.string().min(1).optional(),
+  /** PEM of the API signing key. */
+  privateKeyFile: z.string().min(1),
+  passphraseFile: z.string().min(1).optional(),
+  compartmentId: z.string().min(1),
+  availabilityDomain: z.string().min(1),
+  /** The instance this process runs on: restored volumes are attached to it. */
+  instanceId: z.string().min(1),
+  volumeGroupId: z.string().min(1),
+  disks: z.array(z.strictObject({ id: z.string().min(1), volumeId: z.string().min(1) })).min(1),
+  changeBlockSizeBytes: positiveInt.default(4096),
+  /** GET LBA STATUS scan window; OCI supports at most 1 GiB. */
+  scanWindowBytes: positiveInt.max(1024 * MiB).optional(),
+  initiatorIqn: z.string().min(1).default('iqn.2024-01.io.extentlog:initiator'),
+  pollIntervalMs: positiveInt.default(2000),
+  operationTimeoutMs: positiveInt.default(30 * 60_000),
+});
+
 /** A disk of the QEMU source: a qcow2 image no VM runs, or a node of a running QEMU. */
 const qemuDiskSchema = z
   .strictObject({
@@ -185,11 +210,70 @@ export const kernelJournalSourceSchema = z.strictObject({
   barrierMinIntervalMs: positiveInt.optional(),
 });
 
+/** Ceph RBD images, named directly or found behind OpenStack servers (docs/rbd-source.md). */
+export const rbdSourceSchema = z
+  .strictObject({
+    type: z.literal('rbd'),
+    ceph: z
+      .strictObject({
+        /** A ceph.conf (monitor addresses, auth settings, keyring path). */
+        confFile: z.string().min(1).optional(),
+        /** Monitor addresses, instead of or over the conf file's. */
+        monHosts: z.array(z.string().min(1)).min(1).optional(),
+        keyringFile: z.string().min(1).optional(),
+        /** A file holding the cephx secret (base64), instead of a keyring. */
+        keyFile: z.string().min(1).optional(),
+        clientId: z.string().min(1).default('admin'),
+        timeoutMs: positiveInt.min(1000).default(30_000),
+        /** Further librados options (`rados_conf_set`). */
+        settings: z.record(z.string().min(1), z.string()).optional(),
+      })
+      .refine((ceph) => ceph.confFile !== undefined || ceph.monHosts !== undefined, {
+        message: 'expected confFile or monHosts',
+      }),
+    /** Images named directly: the source takes and removes its own RBD snapshots. */
+    images: z
+      .array(
+        z.strictObject({
+          id: z.string().min(1),
+          pool: z.string().min(1),
+          image: z.string().min(1),
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** The volumes of OpenStack servers: Cinder snapshots through the API. */
+    openstack: z
+      .strictObject({
+        /** Keystone's v3 endpoint: https://keystone.example:5000/v3 */
+        authUrl: z.url(),
+        username: z.string().min(1),
+        passwordFile: z.string().min(1),
+        userDomainName: z.string().min(1).default('Default'),
+        projectName: z.string().min(1),
+        projectDomainName: z.string().min(1).default('Default'),
+        region: z.string().min(1).optional(),
+        interface: z.enum(['public', 'internal', 'admin']).default('public'),
+        /** Nova server ids: every volume attached to them is a disk. */
+        servers: z.array(z.string().min(1)).min(1),
+        /** Cinder's `rbd_pool`. */
+        pool: z.string().min(1).default('volumes'),
+        snapshotTimeoutMs: positiveInt.default(600_000),
+      })
+      .optional(),
+    blockSizeBytes: positiveInt.default(4096),
+  })
+  .refine((source) => (source.images === undefined) !== (source.openstack === undefined), {
+    message: 'expected exactly one of images or openstack',
+  });
+
 export const sourceSchema = z.discriminatedUnion('type', [
   imageSourceSchema,
+  rbdSourceSchema,
   qemuSourceSchema,
   vmwareSourceSchema,
   kernelJournalSourceSchema,
+  ociSourceSchema,
 ]);
 
 export const feedSchema = z.strictObject({
@@ -222,6 +306,44 @@ export const fileTargetSchema = z.strictObject({
   path: z.string().min(1),
   createFiles: z.boolean().default(true),
   zeroing: z.enum(['punch-hole', 'write-zeros']).default('punch-hole'),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+/** A secret is read from a file named here, never written into the configuration. */
+const chapSchema = z.strictObject({
+  username: z.string().min(1),
+  secretFile: z.string().min(1),
+});
+
+export const iscsiTargetSchema = z.strictObject({
+  type: z.literal('iscsi'),
+  name,
+  feeds: z.array(name).min(1),
+  /** host:port of the target portal ([v6]:port for IPv6); the port defaults to 3260. */
+  portal: z.string().min(1),
+  initiatorIqn: z.string().min(1).default('iqn.2024-01.io.extentlog:initiator'),
+  /** Which LUN holds which disk; `feed` narrows an entry to one feed's disk of that id. */
+  luns: z
+    .array(
+      z.strictObject({
+        disk: z.string().min(1),
+        feed: name.optional(),
+        targetIqn: z.string().min(1),
+        lun: z.number().int().min(0).max(255).default(1),
+        portal: z.string().min(1).optional(),
+      }),
+    )
+    .min(1),
+  /** One-way CHAP: the initiator's user name and secret. */
+  chap: chapSchema.optional(),
+  /** Mutual CHAP: the target's user name and secret (needs `chap`). */
+  mutualChap: chapSchema.optional(),
+  commandTimeoutMs: positiveInt.default(30_000),
+  connectTimeoutMs: positiveInt.default(10_000),
+  /** How long a write keeps reconnecting after a connection loss before the disk stops. */
+  reconnectTimeoutMs: positiveInt.default(60_000),
+  maxWriteBytes: positiveInt.max(64 * MiB).default(8 * MiB),
+  maxInFlightBytes: positiveInt.default(64 * MiB),
   flushIntervalMs: positiveInt.default(1000),
 });
 
@@ -279,7 +401,11 @@ export const s3TargetSchema = z.strictObject({
   flushIntervalMs: positiveInt.default(1000),
 });
 
-export const targetSchema = z.discriminatedUnion('type', [fileTargetSchema, s3TargetSchema]);
+export const targetSchema = z.discriminatedUnion('type', [
+  fileTargetSchema,
+  iscsiTargetSchema,
+  s3TargetSchema,
+]);
 
 export const statusSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -346,6 +472,12 @@ export const configSchema = z
           message: `target name '${target.name}' is used twice`,
         });
       targets.add(target.name);
+      if (target.type === 'iscsi' && target.mutualChap !== undefined && target.chap === undefined)
+        context.addIssue({
+          code: 'custom',
+          path: ['targets', index, 'mutualChap'],
+          message: 'mutual CHAP needs chap too: the initiator proves itself first',
+        });
       target.feeds.forEach((feed, feedIndex) => {
         // On a Kafka cluster a target may follow feeds that run on other hosts; on the
         // embedded broker every feed runs here, so an unknown name is a mistake.

@@ -17,6 +17,7 @@ import { describeError } from '../../errors/extentlog-error.js';
 import * as fileio from '../../native/fileio/index.js';
 import { TargetError } from '../errors.js';
 import type { RestorePoint } from '../../schemas/restore-point.js';
+import { OpenDisks } from '../open-disks.js';
 import type { RestorePointReader, Target, TargetDisk, TargetDiskInfo } from '../target.js';
 import { blockDeviceMedium, tooSmall } from './block-device-medium.js';
 import { imageFileMedium, type Zeroing } from './image-file-medium.js';
@@ -47,7 +48,7 @@ export function createFileTarget(options: FileTargetOptions): Target {
     );
   if (zeroing === 'punch-hole')
     fileio.assertAvailable("the file target's hole punching (or set zeroing: 'write-zeros')");
-  const disks = new Set<TargetDisk>();
+  const disks = new OpenDisks();
 
   async function openHandle(diskId: string, targetPath: string): Promise<FileHandle> {
     try {
@@ -110,18 +111,8 @@ export function createFileTarget(options: FileTargetOptions): Target {
           { retriable: false, details: { diskId: disk.diskId, path: targetPath } },
         );
       }
-      disks.add(targetDisk);
       logger.debug({ diskId: disk.diskId, path: targetPath }, 'file target: disk opened');
-      return {
-        beginEpoch: (begin) => targetDisk.beginEpoch(begin),
-        apply: (extent) => targetDisk.apply(extent),
-        flush: () => targetDisk.flush(),
-        commitEpoch: (commit) => targetDisk.commitEpoch(commit),
-        close: async () => {
-          disks.delete(targetDisk);
-          await targetDisk.close();
-        },
-      };
+      return disks.track(targetDisk);
     } catch (error) {
       await handle.close();
       if (error instanceof TargetError) throw error;
@@ -162,9 +153,6 @@ export function createFileTarget(options: FileTargetOptions): Target {
     kind: 'file',
     openDisk,
     openRestorePoint,
-    async close() {
-      await Promise.allSettled([...disks].map((disk) => disk.close()));
-      disks.clear();
-    },
+    close: () => disks.closeAll(),
   };
 }

@@ -9,6 +9,7 @@ import { describeError } from '../../errors/extentlog-error.js';
 import { dataRanges } from '../../native/fileio/data-ranges.js';
 import * as fileio from '../../native/fileio/index.js';
 import { TargetError } from '../errors.js';
+import { readRangeProblem } from '../read-range.js';
 import type { DiskRange, RestorePointReader } from '../target.js';
 
 /** How much of the file one SEEK_DATA scan covers: bounds the ranges held at once. */
@@ -81,17 +82,8 @@ function imageReader(
     );
 
   async function read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    if (
-      !Number.isSafeInteger(offsetBytes) ||
-      !Number.isSafeInteger(lengthBytes) ||
-      offsetBytes < 0 ||
-      lengthBytes < 0 ||
-      offsetBytes + lengthBytes > sizeBytes
-    )
-      throw readError(
-        offsetBytes,
-        `the range [${offsetBytes}, ${offsetBytes + lengthBytes}) lies outside the disk's ${sizeBytes} bytes`,
-      );
+    const problem = readRangeProblem(offsetBytes, lengthBytes, sizeBytes);
+    if (problem !== null) throw readError(offsetBytes, problem);
     const buffer = Buffer.allocUnsafe(lengthBytes);
     let doneBytes = 0;
     while (doneBytes < lengthBytes) {

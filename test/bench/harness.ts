@@ -39,6 +39,19 @@ export interface BenchSuite {
 }
 
 export const MiB = 1024 * 1024;
+
+/** Wall-clock seconds `operation` takes. */
+export async function seconds(operation: () => Promise<unknown>): Promise<number> {
+  const startedAt = process.hrtime.bigint();
+  await operation();
+  return Number(process.hrtime.bigint() - startedAt) / 1e9;
+}
+
+/** The middle value (the upper one of an even count): robust to one noisy run. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
 const MB = 1e6;
 
 /** The disk's own sequential write speed: `dd bs=1M conv=fdatasync` of `totalBytes` in workDir. */

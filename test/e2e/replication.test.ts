@@ -4,13 +4,13 @@
  * of the whole image) at the restore point. Once per log driver (kafkajs, librdkafka).
  */
 import assert from 'node:assert/strict';
-import { open, truncate } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
 import { startRuntime, type Runtime } from '../../bin/runtime.js';
 import { eventually } from '../support/eventually.js';
-import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
+import { createSampleDisk, patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -35,11 +35,7 @@ for (const logDriver of ['kafkajs', 'librdkafka'] as const) {
   test(`a feed replays into two file targets over ${logDriver}; each restore point equals the source`, async (t) => {
     const dir = await tempDir(t, 'e2e-replication');
     const sourcePath = path.join(dir.path, 'source.img');
-    await truncate(sourcePath, 0).catch(async () => (await open(sourcePath, 'w')).close());
-    await truncate(sourcePath, 64 * MiB);
-    await writeAt(sourcePath, 0, patternBytes(3 * MiB, 1));
-    await writeAt(sourcePath, 20 * MiB + 4096, patternBytes(5 * MiB + 123, 2));
-    await writeAt(sourcePath, 63 * MiB, patternBytes(MiB, 3));
+    await createSampleDisk(sourcePath);
 
     const config = parseConfig(
       {

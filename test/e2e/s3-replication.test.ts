@@ -38,7 +38,10 @@ async function waitForRestorePoint(runtime: Runtime, disk: string, epoch: number
     return await eventually(
       `restore point of ${disk} epoch ${epoch}`,
       () => {
-        const status = replay.status().disks.find((entry) => entry.diskId === disk);
+        // Both feeds have a disk-0: the clone's feed sends heartbeats from the start.
+        const status = replay
+          .status()
+          .disks.find((entry) => entry.feed === 'vm1' && entry.diskId === disk);
         if (status?.lastError) throw new Error(`${disk}: ${status.lastError.message}`);
         const point = status?.lastRestorePoint;
         return point !== null && point !== undefined && point.epoch >= epoch ? point : undefined;

@@ -1,17 +1,11 @@
-/**
- * Leak run of the fileio addon: every call ~1000× under valgrind's memcheck. Node and V8
- * leave no definitely-lost blocks of their own at exit, so any definite leak or memory
- * error fails the run (exit code 97); the log names the frames.
- */
-import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFile, truncate, writeFile } from 'node:fs/promises';
+/** Leak run of the fileio addon: every call ~1000× under valgrind's memcheck. */
+import { truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import process from 'node:process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attachLoopDevice, type LoopDevice } from '../support/loop-device.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { assertClean, runUnderMemcheck } from '../support/valgrind.js';
 
 const exercise = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -35,38 +29,10 @@ test('every fileio call, 1000 times, leaks nothing and touches no invalid memory
   await writeFile(backing, '');
   await truncate(backing, 1024 * 1024);
   loop = await attachLoopDevice(backing);
-  const logFile = path.join(tmp.dir, 'valgrind.log');
-  const { code, stdout, stderr } = await new Promise<{
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => {
-    execFile(
-      'valgrind',
-      [
-        '--leak-check=full',
-        '--show-leak-kinds=definite',
-        '--errors-for-leak-kinds=definite',
-        '--error-exitcode=97',
-        `--log-file=${logFile}`,
-        process.execPath,
-        exercise,
-        '1000',
-        tmp.dir,
-        loop?.device ?? '',
-      ],
-      { maxBuffer: 16 * 1024 * 1024 },
-      (error, out, err) =>
-        resolve({
-          code: error ? ((error as { code?: number }).code ?? 1) : 0,
-          stdout: out,
-          stderr: err,
-        }),
-    );
-  });
-  const log = await readFile(logFile, 'utf8');
-  assert.equal(code, 0, `valgrind exited ${code}: ${stderr}\n${log.slice(-20000)}`);
-  assert.match(stdout, /exercised/);
-  assert.match(log, /ERROR SUMMARY: 0 errors/);
-  assert.match(log, /definitely lost: 0 bytes|All heap blocks were freed/);
+  const run = await runUnderMemcheck(
+    exercise,
+    ['1000', tmp.dir, loop?.device ?? ''],
+    path.join(tmp.dir, 'valgrind.log'),
+  );
+  assertClean(run);
 });

@@ -20,6 +20,7 @@
 #   WITH_MGR=1      also start a manager (`ceph -s` PG statistics); not needed by RBD or radosgw
 #   WITH_RGW=1      also start radosgw (S3) on 127.0.0.1:$RGW_PORT
 #   RGW_PORT        radosgw port                            a free port
+#   CEPH_AUTH       none | cephx (keys in $CEPH_DIR/keyring; not with WITH_RGW=1)   none
 #
 # Pitfalls this script handles: with `auth = none` msgr2's 'secure' mode is impossible, and
 # radosgw asks for it by default, so all six ms_*_mode settings are 'crc' (otherwise radosgw
@@ -29,6 +30,7 @@ set -euo pipefail
 
 D=${CEPH_DIR:-${TMPDIR:-/tmp}/extentlog-ceph}
 STORE=${CEPH_STORE:-memstore}
+AUTH=${CEPH_AUTH:-none}
 WITH_MGR=${WITH_MGR:-0}
 WITH_RGW=${WITH_RGW:-0}
 CONF=$D/ceph.conf
@@ -73,10 +75,11 @@ mon host = v2:127.0.0.1:$mon2,v1:127.0.0.1:$mon1
 public addr = 127.0.0.1
 cluster addr = 127.0.0.1
 ms bind ipv6 = false
-auth cluster required = none
-auth service required = none
-auth client required = none
-auth supported = none
+auth cluster required = $AUTH
+auth service required = $AUTH
+auth client required = $AUTH
+auth supported = $AUTH
+keyring = $D/keyring
 ms cluster mode = crc
 ms service mode = crc
 ms client mode = crc
@@ -110,6 +113,7 @@ mgr data = $D/mgr/\$cluster-\$id
 mgr initial modules =
 [osd]
 osd data = $D/osd/\$cluster-\$id
+keyring = $D/osd/\$cluster-\$id/keyring
 osd objectstore = $STORE
 memstore device bytes = ${CEPH_MEMSTORE_BYTES:-4294967296}
 bluestore block path = $D/osd/block.\$id
@@ -150,7 +154,11 @@ start() {
   echo "$rgw" >"$D/rgw-port"
 
   monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon2,v1:127.0.0.1:$mon1]" "$D/monmap" >/dev/null
-  ceph-mon --mkfs -i a --monmap "$D/monmap"
+  # cephx: the monitor's and client.admin's keys; with `none` the keyring is unused.
+  ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  ceph-authtool "$D/keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' \
+    --cap mgr 'allow *' >/dev/null
+  ceph-mon --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
   ceph-mon -i a
   wait_for 30 ceph --connect-timeout 5 mon stat
 
@@ -161,8 +169,11 @@ start() {
 
   local uuid id
   uuid=$(cat /proc/sys/kernel/random/uuid)
-  id=$(ceph osd new "$uuid")
+  local osd_key
+  osd_key=$(ceph-authtool --gen-print-key)
+  id=$(echo "{\"cephx_secret\": \"$osd_key\"}" | ceph osd new "$uuid" -i -)
   mkdir -p "$D/osd/ceph-$id"
+  ceph-authtool --create-keyring "$D/osd/ceph-$id/keyring" --name "osd.$id" --add-key "$osd_key" >/dev/null
   ceph-osd -i "$id" --mkfs --osd-uuid "$uuid" >"$D/log/osd-mkfs.log" 2>&1
   ceph-osd -i "$id"
   wait_for 60 sh -c "ceph osd stat -f json | grep -q '\"num_up_osds\":1'"

@@ -38,6 +38,20 @@ export function patternBytes(lengthBytes: number, seed: number): Buffer {
   return bytes;
 }
 
+/**
+ * The 64 MiB sample disk the end-to-end tests replicate: a sparse file with data at its
+ * start, an unaligned run in the middle and its last MiB.
+ */
+export async function createSampleDisk(filePath: string): Promise<void> {
+  const handle = await open(filePath, 'w');
+  await handle.truncate(64 * 1024 * 1024);
+  await handle.close();
+  const MiB = 1024 * 1024;
+  await writeAt(filePath, 0, patternBytes(3 * MiB, 1));
+  await writeAt(filePath, 20 * MiB + 4096, patternBytes(5 * MiB + 123, 2));
+  await writeAt(filePath, 63 * MiB, patternBytes(MiB, 3));
+}
+
 /** A disk image of `sizeBytes` whose first `dataBytes` hold `patternBytes(…, seed)`, the rest a hole. */
 export async function makeImage(
   filePath: string,

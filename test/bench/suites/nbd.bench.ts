@@ -22,7 +22,9 @@ import { NbdClient } from '../../../producers/nbd/nbd-client.js';
 import { startQemuNbd } from '../../support/nbd-servers.js';
 import { qemuImg, qemuIo } from '../../support/qemu-images.js';
 import {
+  median,
   MiB,
+  seconds,
   throughputRow,
   timeRow,
   type BenchContext,
@@ -32,17 +34,6 @@ import {
 
 const run = promisify(execFile);
 const CLUSTER = 64 * 1024;
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 /** Half allocated: 4 MiB of random data in every 8 MiB. */
 async function makeRaw(imagePath: string, sizeBytes: number): Promise<number> {

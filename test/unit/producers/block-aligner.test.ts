@@ -10,7 +10,7 @@ const plain = (aligner: BlockAligner) =>
 test('ranges are widened to whole blocks; WRITE wins a block shared with ZERO', () => {
   const aligner = new BlockAligner(4096, 20_000);
   aligner.add('WRITE', 0, 1000);
-  aligner.add('ZERO', 5000, 9000);
+  aligner.add('ZERO', 4096, 9000);
   aligner.add('WRITE', 9000, 9100);
   aligner.add('ZERO', 16_384, 20_000);
   assert.deepEqual(plain(aligner), [
@@ -18,6 +18,17 @@ test('ranges are widened to whole blocks; WRITE wins a block shared with ZERO', 
     [4096, 4096, 'ZERO'],
     [8192, 4096, 'WRITE'],
     [16_384, 3616, 'ZERO'],
+  ]);
+});
+
+test('a block a ZERO range covers only in part is read, not zeroed', () => {
+  const aligner = new BlockAligner(4096, 1 << 20);
+  aligner.add('ZERO', 1000, 3000); // inside one block
+  aligner.add('ZERO', 5000, 20_000); // partial head and tail
+  assert.deepEqual(plain(aligner), [
+    [0, 8192, 'WRITE'],
+    [8192, 8192, 'ZERO'],
+    [16_384, 4096, 'WRITE'],
   ]);
 });
 
@@ -34,16 +45,16 @@ test('adjacent ranges of one op coalesce; a gap ends a run', () => {
 
 test('take() hands out only runs no later range can change', () => {
   const aligner = new BlockAligner(4096, 1 << 20);
-  aligner.add('ZERO', 0, 6000);
+  aligner.add('WRITE', 0, 1000);
   assert.deepEqual(aligner.take(), []);
-  aligner.add('WRITE', 6000, 7000);
+  aligner.add('ZERO', 4096, 12_288);
   assert.deepEqual(
     aligner.take().map((extent) => [extent.offsetBytes, extent.lengthBytes, extent.op]),
-    [[0, 4096, 'ZERO']],
+    [[0, 4096, 'WRITE']],
   );
 });
 
-test('property: every byte of a range is covered, blocks are aligned, WRITE is never lost', () => {
+test('property: every byte of a range is covered, blocks are aligned, WRITE is never lost, nothing is zeroed that no ZERO range covers', () => {
   const block = 4096;
   const disk = 64 * block + 100;
   const ranges = fc
@@ -90,6 +101,16 @@ test('property: every byte of a range is covered, blocks are aligned, WRITE is n
           assert.ok(op !== undefined, `byte ${byte} covered`);
           if (range.op === 'WRITE') assert.equal(op, 'WRITE', `byte ${byte} stays WRITE`);
         }
+      const zeroed = (byte: number) =>
+        input.some((range) => range.op === 'ZERO' && byte >= range.start && byte < range.end);
+      for (const extent of extents)
+        if (extent.op === 'ZERO')
+          for (
+            let byte = extent.offsetBytes;
+            byte < extent.offsetBytes + extent.lengthBytes;
+            byte += 61
+          )
+            assert.ok(zeroed(byte), `byte ${byte} of a ZERO extent lies in a ZERO range`);
     }),
   );
 });
