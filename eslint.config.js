@@ -6,13 +6,24 @@ import tseslint from 'typescript-eslint';
 const boundaries = [
   {
     from: 'errors',
-    forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'native', 'bin'],
+    forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'native', 'cloud', 'bin'],
   },
-  { from: 'schemas', forbid: ['log', 'producers', 'consumers', 'status', 'native', 'bin'] },
-  { from: 'log', forbid: ['producers', 'consumers', 'status', 'native', 'bin'] },
+  {
+    from: 'schemas',
+    forbid: ['log', 'producers', 'consumers', 'status', 'native', 'cloud', 'bin'],
+  },
+  { from: 'log', forbid: ['producers', 'consumers', 'status', 'native', 'cloud', 'bin'] },
   { from: 'producers', forbid: ['consumers', 'status', 'bin'] },
   { from: 'consumers', forbid: ['producers', 'status', 'bin'] },
-  { from: 'native', forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'bin'] },
+  {
+    from: 'native',
+    forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'cloud', 'bin'],
+  },
+  // Cloud API plumbing shared by one cloud's sources and targets (pacing, retries, snapshots).
+  {
+    from: 'cloud',
+    forbid: ['schemas', 'log', 'producers', 'consumers', 'status', 'native', 'bin'],
+  },
   { from: 'status', forbid: ['producers', 'consumers', 'bin'] },
 ];
 

@@ -16,6 +16,7 @@ import { createRestorePointCodec, type RestorePointCodec } from '../schemas/rest
 import type { RestorePoint } from '../schemas/restore-point.js';
 import { createFeed, type Feed } from '../producers/feed.js';
 import { createImageSource } from '../producers/image/image-source.js';
+import { createEbsSource } from '../producers/ebs/ebs-source.js';
 import { OciClient } from '../producers/oci/oci-client.js';
 import { OciRequestSigner } from '../producers/oci/oci-request-signer.js';
 import { createOciSource } from '../producers/oci/oci-source.js';
@@ -24,6 +25,7 @@ import { createVmwareSource } from '../producers/vmware/vmware-source.js';
 import { createKernelJournalSource } from '../producers/kernel-journal/kernel-journal-source.js';
 import { openKernelJournal } from '../native/kjournal/index.js';
 import type { ChangeSource } from '../producers/source.js';
+import { createEbsTarget } from '../consumers/ebs/ebs-target.js';
 import { createFileTarget } from '../consumers/file/file-target.js';
 import { createIscsiTarget, lunTable } from '../consumers/iscsi/iscsi-target.js';
 import { pathTemplate } from '../consumers/file/path-template.js';
@@ -34,6 +36,7 @@ import {
   type RestorePointWriter,
 } from '../consumers/restore-points.js';
 import type { Target } from '../consumers/target.js';
+import { createAwsAccess } from './aws-clients.js';
 import { readBearerTokenFile } from '../status/bearer-token.js';
 import { startStatusServer } from '../status/status-server.js';
 import { startEmbedded, type EmbeddedServices } from './embedded.js';
@@ -214,12 +217,84 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
           : { barrierMinIntervalMs: source.barrierMinIntervalMs }),
         logger: logger.child({ feed: feed.name, source: 'kernel-journal' }),
       });
+    case 'ebs': {
+      const sourceLogger = logger.child({ feed: feed.name, source: 'ebs' });
+      const aws = createAwsAccess(source, source.readConcurrency, sourceLogger);
+      const ebsSource = createEbsSource({
+        feed: feed.name,
+        ...(source.volumes === undefined
+          ? {}
+          : {
+              volumes: source.volumes.map((volume) => ({
+                volumeId: volume.id,
+                ...(volume.diskId === undefined ? {} : { diskId: volume.diskId }),
+              })),
+            }),
+        ...(source.instance === undefined
+          ? {}
+          : {
+              instance: {
+                instanceId: source.instance.id,
+                excludeBootVolume: source.instance.excludeBootVolume,
+              },
+            }),
+        ebs: aws.ebs,
+        ec2: aws.ec2,
+        caller: aws.caller,
+        polling: aws.polling,
+        readConcurrency: source.readConcurrency,
+        ...(source.maxHeldBlocks === undefined ? {} : { maxHeldBlocks: source.maxHeldBlocks }),
+        maxResults: source.maxResults,
+        logger: sourceLogger,
+      });
+      return {
+        ...ebsSource,
+        close: async () => {
+          await ebsSource.close();
+          aws.close();
+        },
+      };
+    }
   }
 }
 
-/** The target a configuration describes (the commands that read restore points back use it too). */
-export async function buildTarget(target: TargetConfig, logger: Logger): Promise<Target> {
+/**
+ * The target a configuration describes (the commands that read restore points back use it
+ * too). `dataDir` is the process's data directory, for a target's local state.
+ */
+export async function buildTarget(
+  target: TargetConfig,
+  logger: Logger,
+  dataDir = './data',
+): Promise<Target> {
   switch (target.type) {
+    case 'ebs': {
+      const targetLogger = logger.child({ target: target.name });
+      const aws = createAwsAccess(
+        target,
+        Math.max(target.putConcurrency, target.readConcurrency),
+        targetLogger,
+      );
+      const ebsTarget = createEbsTarget({
+        name: target.name,
+        ebs: aws.ebs,
+        ec2: aws.ec2,
+        caller: aws.caller,
+        polling: aws.polling,
+        stagingDir: target.stagingDir ?? path.join(dataDir, 'ebs-staging', target.name),
+        putConcurrency: target.putConcurrency,
+        readConcurrency: target.readConcurrency,
+        snapshotTimeoutMinutes: target.snapshotTimeoutMinutes,
+        logger: targetLogger,
+      });
+      return {
+        ...ebsTarget,
+        close: async () => {
+          await ebsTarget.close();
+          aws.close();
+        },
+      };
+    }
     case 'file':
       return createFileTarget({
         pathFor: pathTemplate(target.path),
@@ -433,7 +508,7 @@ export async function startRuntime(
     if ((options.targets ?? true) && config.targets.length > 0) {
       const known = await restorePoints();
       for (const targetConfig of config.targets) {
-        const built = await buildTarget(targetConfig, logger);
+        const built = await buildTarget(targetConfig, logger, config.dataDir);
         const target = options.decorateTarget?.(targetConfig.name, built) ?? built;
         targets.set(targetConfig.name, target);
         closers.push(() => target.close());

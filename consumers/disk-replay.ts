@@ -10,7 +10,8 @@
  *
  *   waiting ──SyncBegin FULL──▶ in epoch ──SyncCommit──▶ between epochs ──SyncBegin──▶ in epoch
  *      ▲                           │  SyncBegin (the open epoch aborted: superseded)
- *      └── no base for an incremental, or history expired (asks the feed to re-baseline)
+ *      └── no base for an incremental (also one the target lost), or history expired
+ *          (asks the feed to re-baseline)
  */
 import type { Logger } from 'pino';
 import { createEpochDigest, type EpochDigest } from '../schemas/epoch-digest.js';
@@ -163,7 +164,11 @@ export class DiskReplay {
           break;
       }
     } catch (error) {
-      this.#stop(error, record, offset);
+      // A target that lost the base of an incremental epoch (an EBS snapshot deleted behind
+      // its back) cannot apply it anywhere without a gap: the disk waits for a FULL epoch.
+      if (error instanceof TargetError && error.code === 'EXTENTLOG_ERR_TARGET_BASE_MISSING')
+        this.#wait(error.message);
+      else this.#stop(error, record, offset);
     }
   }
 

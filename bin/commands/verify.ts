@@ -25,7 +25,7 @@ import {
 } from '../command-line.js';
 import { startCommandRuntime } from '../command-runtime.js';
 import { loadConfig } from '../config/load-config.js';
-import type { ExtentlogConfig, TargetConfig } from '../config/schema.js';
+import type { ExtentlogConfig, SourceConfig, TargetConfig } from '../config/schema.js';
 import { sha256OfDisk } from '../image-sha256.js';
 import { buildTarget, type Runtime } from '../runtime.js';
 import { CommandError } from './errors.js';
@@ -92,10 +92,7 @@ function checks(
     for (const feed of target.feeds) {
       if (only.feed !== undefined && feed !== only.feed) continue;
       const source = config.feeds.find((entry) => entry.name === feed)?.source;
-      // An rbd source's disks are its images, or the volumes OpenStack lists at run time.
-      const configured =
-        source === undefined ? [] : source.type === 'rbd' ? (source.images ?? []) : source.disks;
-      const disks = new Set<string>(configured.map((disk) => disk.id));
+      const disks = new Set(source === undefined ? [] : configuredDiskIds(source));
       for (const point of points.values())
         if (point.target === target.name && point.feed === feed) disks.add(point.disk);
       for (const disk of disks)
@@ -103,6 +100,15 @@ function checks(
     }
   }
   return found;
+}
+
+/** The disks a source's configuration names (an instance's are known once it ran). */
+function configuredDiskIds(source: SourceConfig): string[] {
+  // An rbd source's disks are its images, or the volumes OpenStack lists at run time.
+  if (source.type === 'rbd') return (source.images ?? []).map((image) => image.id);
+  if (source.type === 'ebs')
+    return (source.volumes ?? []).map((volume) => volume.diskId ?? volume.id);
+  return source.disks.map((disk) => disk.id);
 }
 
 /** The local path of a disk's source, or why there is none. */

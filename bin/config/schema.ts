@@ -267,6 +267,62 @@ export const rbdSourceSchema = z
     message: 'expected exactly one of images or openstack',
   });
 
+/**
+ * How an EBS source or target reaches AWS. Credentials are never part of the configuration:
+ * the default provider chain (environment, shared files, SSO, instance or container role),
+ * a named `profile` of it, or a shared `credentialsFile`.
+ */
+const awsSettingsSchema = z.strictObject({
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region, e.g. eu-west-1'),
+  profile: z.string().min(1).optional(),
+  credentialsFile: z.string().min(1).optional(),
+  /** Endpoint overrides (VPC endpoints, FIPS). */
+  ebsEndpoint: z.url().optional(),
+  ec2Endpoint: z.url().optional(),
+  /** Every request, EC2 and EBS, retries included, takes a token of one bucket. */
+  maxRequestsPerSecond: z.number().positive().default(200),
+  burst: positiveInt.default(50),
+  /** Attempts per request when AWS throttles or fails with 5xx, the first included. */
+  maxAttempts: positiveInt.max(50).default(10),
+  requestTimeoutMs: positiveInt.default(60_000),
+  /** Snapshot completion polling: the first interval, the longest, and the give-up time. */
+  snapshotPollMs: positiveInt.default(1000),
+  snapshotMaxPollMs: positiveInt.default(15_000),
+  snapshotWaitTimeoutMs: positiveInt.default(6 * 3600 * 1000),
+});
+
+export const ebsSourceSchema = z
+  .strictObject({
+    type: z.literal('ebs'),
+    ...awsSettingsSchema.shape,
+    /** Volumes snapshotted one by one (CreateSnapshot), each a disk (default id: the volume id). */
+    volumes: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(/^vol-[0-9a-f]+$/, 'expected a volume id, vol-…'),
+          diskId: z.string().min(1).optional(),
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** Or every volume of an instance, snapshotted together (CreateSnapshots). */
+    instance: z
+      .strictObject({
+        id: z.string().regex(/^i-[0-9a-f]+$/, 'expected an instance id, i-…'),
+        excludeBootVolume: z.boolean().default(false),
+      })
+      .optional(),
+    /** GetSnapshotBlock requests in flight per cycle (each holds a 512 KiB block). */
+    readConcurrency: positiveInt.max(256).default(16),
+    /** Blocks read ahead and not yet published: memory is this × 512 KiB per cycle. */
+    maxHeldBlocks: positiveInt.optional(),
+    /** MaxResults of ListSnapshotBlocks / ListChangedBlocks. */
+    maxResults: z.number().int().min(100).max(10_000).default(10_000),
+  })
+  .refine((source) => (source.volumes === undefined) !== (source.instance === undefined), {
+    message: 'configure either volumes or instance, exactly one of them',
+  });
+
 export const sourceSchema = z.discriminatedUnion('type', [
   imageSourceSchema,
   rbdSourceSchema,
@@ -274,6 +330,7 @@ export const sourceSchema = z.discriminatedUnion('type', [
   vmwareSourceSchema,
   kernelJournalSourceSchema,
   ociSourceSchema,
+  ebsSourceSchema,
 ]);
 
 export const feedSchema = z.strictObject({
@@ -306,6 +363,22 @@ export const fileTargetSchema = z.strictObject({
   path: z.string().min(1),
   createFiles: z.boolean().default(true),
   zeroing: z.enum(['punch-hole', 'write-zeros']).default('punch-hole'),
+  flushIntervalMs: positiveInt.default(1000),
+});
+
+export const ebsTargetSchema = z.strictObject({
+  type: z.literal('ebs'),
+  name,
+  feeds: z.array(name).min(1),
+  ...awsSettingsSchema.shape,
+  /** Local room for the epochs being replayed; defaults to <dataDir>/ebs-staging/<name>. */
+  stagingDir: z.string().min(1).optional(),
+  /** PutSnapshotBlock requests in flight per disk. */
+  putConcurrency: positiveInt.max(256).default(16),
+  /** GetSnapshotBlock requests in flight: parent blocks of partial writes, restore point reads. */
+  readConcurrency: positiveInt.max(256).default(16),
+  /** StartSnapshot's Timeout: minutes without a written block before AWS fails the snapshot. */
+  snapshotTimeoutMinutes: z.number().int().min(10).max(4320).default(60),
   flushIntervalMs: positiveInt.default(1000),
 });
 
@@ -405,6 +478,7 @@ export const targetSchema = z.discriminatedUnion('type', [
   fileTargetSchema,
   iscsiTargetSchema,
   s3TargetSchema,
+  ebsTargetSchema,
 ]);
 
 export const statusSchema = z.strictObject({
@@ -497,4 +571,7 @@ export type FeedConfig = z.infer<typeof feedSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type S3TargetConfig = z.infer<typeof s3TargetSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type EbsSourceConfig = z.infer<typeof ebsSourceSchema>;
+export type AwsSettingsConfig = z.infer<typeof awsSettingsSchema>;
+export type EbsTargetConfig = z.infer<typeof ebsTargetSchema>;
 export type StatusConfig = z.infer<typeof statusSchema>;

@@ -257,14 +257,27 @@ export class OpenStackClient {
     return body === null ? null : snapshotOf(body.snapshot);
   }
 
-  /** The snapshots of a volume (`GET /snapshots/detail?volume_id=`; one page is plenty here). */
+  /**
+   * The snapshots of a volume (`GET /snapshots/detail?volume_id=`), every page: Cinder
+   * returns at most `osapi_max_limit` per page and a `next` link while more remain; the
+   * next page starts after the `marker`, the last id of the page before.
+   */
   async snapshotsOf(volumeId: string): Promise<CinderSnapshot[]> {
-    const body = await this.#call<{ snapshots?: RawSnapshot[] }>(
-      'volume',
-      'GET',
-      `/snapshots/detail?volume_id=${encodeURIComponent(volumeId)}`,
-    );
-    return (body?.snapshots ?? []).map(snapshotOf);
+    const all: CinderSnapshot[] = [];
+    let marker: string | null = null;
+    for (;;) {
+      const query = new URLSearchParams({ volume_id: volumeId });
+      if (marker !== null) query.set('marker', marker);
+      const body = await this.#call<{
+        snapshots?: RawSnapshot[];
+        snapshots_links?: { rel: string; href: string }[];
+      }>('volume', 'GET', `/snapshots/detail?${query}`);
+      const page = (body?.snapshots ?? []).map(snapshotOf);
+      all.push(...page);
+      const more = (body?.snapshots_links ?? []).some((link) => link.rel === 'next');
+      if (!more || page.length === 0) return all;
+      marker = page[page.length - 1]!.id;
+    }
   }
 
   /** Resolves false when the snapshot was already gone. */

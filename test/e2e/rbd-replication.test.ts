@@ -1,7 +1,8 @@
 /**
- * The RBD source end to end on a real single-node Ceph cluster: writes, zeroed and discarded
- * ranges between cycles, replayed into a file target; at every restore point the target's
- * sha256 equals `rbd export` of the cycle's snapshot, and equals an image that Ceph's own
+ * The RBD source end to end on a real single-node Ceph cluster: an image created by
+ * `rbd import`, `rbd bench` writes, imported diffs, zeroed and discarded ranges between
+ * cycles, replayed into a file target; at every restore point the target's sha256 equals
+ * `rbd export` of the cycle's snapshot, and equals an image that Ceph's own
  * `rbd export-diff | rbd import-diff` kept up to date with the same changes. Once through
  * OpenStack (Keystone, Nova and Cinder emulated, real RBD snapshots) and once on images named
  * directly, where a lost snapshot and a resized image re-baseline visibly.
@@ -9,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -22,7 +23,7 @@ import {
   type OpenStackEmulator,
 } from '../emulators/openstack/openstack-emulator.js';
 import { eventually } from '../support/eventually.js';
-import { patternBytes, sha256OfFile } from '../support/image-files.js';
+import { patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { startRbdCluster, type RbdCluster } from '../support/rbd-cluster.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
@@ -265,7 +266,13 @@ test('OpenStack: Cinder snapshots of a server volume replicate; every restore po
 test('direct images: a lost snapshot and a resize re-baseline visibly; every restore point equals rbd export', async (t) => {
   const dir = await tempDir(t, 'e2e-rbd-direct');
   const spec = 'rbd/direct-disk';
-  await ceph.rbd(['create', '--size', '48M', spec]);
+  // The image starts as an `rbd import` of a sparse file with data at both ends.
+  const seed = path.join(dir.path, 'seed.img');
+  await writeFile(seed, '');
+  await truncate(seed, 48 * MiB);
+  await writeAt(seed, 0, patternBytes(3 * MiB + 512, 21));
+  await writeAt(seed, 45 * MiB, patternBytes(3 * MiB, 22));
+  await ceph.rbd(['import', seed, spec]);
   const source = {
     type: 'rbd',
     ceph: { confFile: ceph.confPath },

@@ -8,28 +8,13 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../bin/config/load-config.js';
-import { startRuntime, type Runtime } from '../../bin/runtime.js';
-import { eventually } from '../support/eventually.js';
+import { startRuntime } from '../../bin/runtime.js';
 import { createSampleDisk, patternBytes, sha256OfFile, writeAt } from '../support/image-files.js';
 import { silentLogger } from '../support/silent-logger.js';
 import { tempDir } from '../support/temp-dir.js';
+import { waitForRestorePoint } from '../support/wait-for-restore-point.js';
 
 const MiB = 1024 * 1024;
-
-async function waitForRestorePoint(runtime: Runtime, target: string, disk: string, epoch: number) {
-  const replay = runtime.replays.get(target)!;
-  return eventually(
-    `${target} restore point of epoch ${epoch}`,
-    () => {
-      const status = replay.status().disks.find((entry) => entry.diskId === disk);
-      if (status?.lastError) throw new Error(`${target}: ${status.lastError.message}`);
-      return status?.lastRestorePoint !== null && (status?.lastRestorePoint?.epoch ?? 0) >= epoch
-        ? status!.lastRestorePoint!
-        : undefined;
-    },
-    60_000,
-  );
-}
 
 for (const logDriver of ['kafkajs', 'librdkafka'] as const) {
   test(`a feed replays into two file targets over ${logDriver}; each restore point equals the source`, async (t) => {

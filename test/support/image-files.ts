@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
+import { sha256OfDisk } from '../../bin/image-sha256.js';
+import { openImageReader } from '../../consumers/file/image-reader.js';
 
 /** sha256 of a whole file (or of its first `lengthBytes`), hex. */
 export async function sha256OfFile(filePath: string, lengthBytes?: number): Promise<string> {
@@ -36,6 +38,19 @@ export function patternBytes(lengthBytes: number, seed: number): Buffer {
     bytes[index] = state & 0xff;
   }
   return bytes;
+}
+
+/**
+ * sha256 of a whole sparse file, equal to `sha256OfFile`, but holes (SEEK_DATA/SEEK_HOLE)
+ * are hashed as zeros without being read: for GiB-sized images that are mostly holes.
+ */
+export async function sha256OfSparseFile(filePath: string): Promise<string> {
+  const reader = await openImageReader({ path: filePath, diskId: filePath });
+  try {
+    return await sha256OfDisk(reader);
+  } finally {
+    await reader.close();
+  }
 }
 
 /**

@@ -16,22 +16,24 @@ import { createImageSource } from '../../../producers/image/image-source.js';
 import type { ChangeSource, CommittedReference, DiskInfo } from '../../../producers/source.js';
 import { drainChangeSet } from '../../support/drain-change-set.js';
 import { changeOnePercent, makeImage, RSYNC_DELTA, rsyncBlockDelta } from '../bench-images.js';
-import { MiB, timeRow, type BenchContext, type BenchRow, type BenchSuite } from '../harness.js';
+import {
+  MiB,
+  median,
+  seconds,
+  timeRow,
+  type BenchContext,
+  type BenchRow,
+  type BenchSuite,
+} from '../harness.js';
 
 const run = promisify(execFile);
 const BLOCK = 4096;
 
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
-
-async function median(runs: number, operation: () => Promise<unknown>): Promise<number> {
+/** The median of `runs` timings of `operation`. */
+async function medianSeconds(runs: number, operation: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
   for (let index = 0; index < runs; index++) times.push(await seconds(operation));
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+  return median(times);
 }
 
 async function cycle(source: ChangeSource, disk: DiskInfo, since: CommittedReference | null) {
@@ -57,12 +59,12 @@ export const suite: BenchSuite = {
     if (disk === undefined) throw new Error('no disk');
 
     log('FULL cycles vs cp --sparse=always');
-    const cpSeconds = await median(3, async () => {
+    const cpSeconds = await medianSeconds(3, async () => {
       await rm(copyPath, { force: true });
       await run('cp', ['--sparse=always', imagePath, copyPath]);
     });
     let committed: CommittedReference | null = null;
-    const fullSeconds = await median(3, async () => {
+    const fullSeconds = await medianSeconds(3, async () => {
       const { changeSet } = await cycle(source, disk, null);
       await changeSet.commit();
       committed = { epoch: 1, reference: changeSet.reference };
@@ -70,7 +72,7 @@ export const suite: BenchSuite = {
 
     const changedBlocks = await changeOnePercent(imagePath, sizeBytes);
     log(`INCREMENTAL with ${changedBlocks} changed blocks vs rsync`);
-    const incrementalSeconds = await median(3, async () => {
+    const incrementalSeconds = await medianSeconds(3, async () => {
       const { changeSet, extents } = await cycle(source, disk, committed);
       const bytes = extents.reduce((sum, extent) => sum + extent.lengthBytes, 0);
       if (changeSet.mode !== 'INCREMENTAL' || bytes !== changedBlocks * BLOCK)

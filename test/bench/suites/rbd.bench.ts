@@ -21,6 +21,8 @@ import type { ChangeSet, CommittedReference } from '../../../producers/source.js
 import { startRbdCluster } from '../../support/rbd-cluster.js';
 import {
   MiB,
+  median,
+  seconds,
   throughputRow,
   timeRow,
   type BenchContext,
@@ -31,17 +33,6 @@ import {
 const run = promisify(execFile);
 const READ_BYTES = MiB;
 const READS_IN_FLIGHT = 8;
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 /** Reads every WRITE of a cycle, READS_IN_FLIGHT at a time, into the replica; zeroes ZEROs. */
 async function applyCycle(changeSet: ChangeSet, replicaPath: string): Promise<number> {

@@ -27,7 +27,9 @@ import { restoreImage } from '../../../consumers/s3/restore-image.js';
 import type { ApplyExtent, TargetDisk } from '../../../consumers/target.js';
 import { startCephCluster } from '../../support/ceph-cluster.js';
 import {
+  median,
   MiB,
+  seconds,
   throughputRow,
   type BenchContext,
   type BenchRow,
@@ -35,17 +37,6 @@ import {
 } from '../harness.js';
 
 const ROUNDS = 3;
-
-function median(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
-}
 
 async function storedBytes(parts: S3TargetParts): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();

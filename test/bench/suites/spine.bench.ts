@@ -26,7 +26,14 @@ import {
   RSYNC_DELTA,
   rsyncBlockDelta,
 } from '../bench-images.js';
-import { MiB, timeRow, type BenchContext, type BenchRow, type BenchSuite } from '../harness.js';
+import {
+  MiB,
+  seconds,
+  timeRow,
+  type BenchContext,
+  type BenchRow,
+  type BenchSuite,
+} from '../harness.js';
 
 const run = promisify(execFile);
 const roleScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'spine-role.js');
@@ -66,12 +73,6 @@ async function next(reports: AsyncIterator<Report>, event: string): Promise<Repo
     if (done) throw new Error(`no '${event}' report`);
     if (value.event === event) return value;
   }
-}
-
-async function seconds(operation: () => Promise<unknown>): Promise<number> {
-  const startedAt = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - startedAt) / 1e9;
 }
 
 interface Setup {

@@ -4,7 +4,8 @@
  * `X-Subject-Token`, the service catalog in the body; 401 `{"error": …}` otherwise), Compute
  * 2.1 `GET /servers/{id}/os-volume_attachments`, and Block Storage v3 volumes and snapshots
  * (`GET /volumes/{id}`; `POST /snapshots` → 202 `creating`, refused with 400 for an in-use
- * volume unless `force`; `GET /snapshots/detail?volume_id=`; `GET` and
+ * volume unless `force`; `GET /snapshots/detail?volume_id=` paged by `limit`/`marker` with
+ * `snapshots_links`; `GET` and
  * `DELETE /snapshots/{id}`). Errors use the services' bodies
  * (`{"itemNotFound": {"code": 404, "message": …}}`, `{"badRequest": …}`).
  *
@@ -76,8 +77,11 @@ export async function startOpenStackEmulator(options: {
   readonly user: EmulatedUser;
   readonly pool: string;
   readonly rbd: RbdCommand;
+  /** Most snapshots in one list page (Cinder's `osapi_max_limit`, 1000 by default). */
+  readonly maxPageSize?: number;
 }): Promise<OpenStackEmulator> {
   const { user, pool, rbd } = options;
+  const maxPageSize = options.maxPageSize ?? 1000;
   const projectId = randomUUID().replaceAll('-', '');
   const tokens = new Set<string>();
   const servers = new Map<string, string[]>();
@@ -242,13 +246,34 @@ export async function startOpenStackEmulator(options: {
     return reply.code(202).send(snapshotBody(snapshot));
   });
 
-  app.get('/volume/v3/:project/snapshots/detail', async (request) => {
+  app.get('/volume/v3/:project/snapshots/detail', async (request, reply) => {
     count('GET /snapshots/detail');
-    const { volume_id: volumeId } = request.query as { volume_id?: string };
+    const query = request.query as { volume_id?: string; limit?: string; marker?: string };
+    const matching = [...snapshots.values()].filter(
+      (snapshot) => query.volume_id === undefined || snapshot.volumeId === query.volume_id,
+    );
+    // Paged as Cinder pages: `limit` (capped), `marker` = the last id of the previous page,
+    // and a `next` link while more remain.
+    const from =
+      query.marker === undefined
+        ? 0
+        : matching.findIndex((snapshot) => snapshot.id === query.marker) + 1;
+    if (query.marker !== undefined && from === 0)
+      return fault(reply, 400, 'badRequest', `Marker ${query.marker} could not be found.`);
+    const limit = Math.min(Number(query.limit ?? maxPageSize) || maxPageSize, maxPageSize);
+    const page = matching.slice(from, from + limit);
+    const next = new URLSearchParams({
+      ...(query.volume_id === undefined ? {} : { volume_id: query.volume_id }),
+      limit: String(limit),
+      marker: page.at(-1)?.id ?? '',
+    });
     return {
-      snapshots: [...snapshots.values()]
-        .filter((snapshot) => volumeId === undefined || snapshot.volumeId === volumeId)
-        .map((snapshot) => snapshotBody(snapshot).snapshot),
+      snapshots: page.map((snapshot) => snapshotBody(snapshot).snapshot),
+      ...(from + limit < matching.length
+        ? {
+            snapshots_links: [{ rel: 'next', href: `${base}${request.url.split('?')[0]}?${next}` }],
+          }
+        : {}),
     };
   });
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DiskReplay } from '../../../consumers/disk-replay.js';
+import { TargetError } from '../../../consumers/errors.js';
 import type { Target, TargetDisk } from '../../../consumers/target.js';
 import { createEpochDigest } from '../../../schemas/epoch-digest.js';
 import { extentCrc32c } from '../../../schemas/extent-crc.js';
@@ -194,6 +195,48 @@ test('an incremental epoch without its base waits for a FULL epoch and asks for 
     points.map((point) => point.epoch),
     [7],
   );
+});
+
+test('an incremental epoch whose base the target lost waits for a FULL epoch and asks for one', async () => {
+  const { disk, calls, points, rebaselines } = replay();
+  await feed(disk, epochRecords(1, 0, [1]));
+  const target = bufferTarget();
+  // The target disk refuses epoch 2: its base (epoch 1) is gone from the target.
+  const lost = new DiskReplay({
+    targetName: 'mirror',
+    target: {
+      ...target.target,
+      openDisk: async (info) => {
+        const inner = await target.target.openDisk(info);
+        return {
+          ...inner,
+          beginEpoch: async (begin) => {
+            if (begin.mode === 'INCREMENTAL')
+              throw new TargetError('EXTENTLOG_ERR_TARGET_BASE_MISSING', 'base snapshot deleted');
+            await inner.beginEpoch(begin);
+          },
+        };
+      },
+    },
+    feed: 'vm1',
+    diskId: 'disk-0',
+    lastRestorePoint: points[0]!,
+    publishRestorePoint: async (point) => void points.push(point),
+    requestRebaseline: (reason) => void rebaselines.push(reason),
+    logger: silentLogger,
+    now: () => 5,
+  });
+  await feed(lost, [...epochRecords(2, 3, [2], 'INCREMENTAL', 1)]);
+  assert.equal(lost.stopped, null, 'not stopped');
+  assert.equal(lost.status().state, 'waiting');
+  assert.deepEqual(rebaselines, ['base snapshot deleted']);
+  await feed(lost, epochRecords(3, 6, [3]));
+  assert.deepEqual(target.calls, ['begin 3', 'apply 3', 'flush', 'commit 3']);
+  assert.deepEqual(
+    points.map((point) => point.epoch),
+    [1, 3],
+  );
+  assert.deepEqual(calls, ['begin 1', 'apply 1', 'flush', 'commit 1']);
 });
 
 test('records below the committed offset are verified but not applied again', async () => {
