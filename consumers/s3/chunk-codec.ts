@@ -18,7 +18,7 @@
  * Decoding checks everything: GCM authentication, the length the slot expects, and the
  * name recomputed from the plaintext.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, webcrypto } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { TargetError } from '../errors.js';
@@ -40,8 +40,8 @@ export interface ChunkCodecOptions {
 export interface ChunkCodec {
   /** The key id written into manifests, or null without encryption. */
   readonly keyId: string | null;
-  /** The name this codec gives `plaintext`. */
-  nameOf(plaintext: Buffer): string;
+  /** The name this codec gives `plaintext` (hashed in the thread pool). */
+  nameOf(plaintext: Buffer): Promise<string>;
   encode(name: string, plaintext: Buffer): Promise<Buffer>;
   /** The plaintext of an object, checked against its name and the slot's length. */
   decode(name: string, body: Buffer, expectedBytes: number, where: string): Promise<Buffer>;
@@ -63,19 +63,35 @@ export function createChunkCodec(options: ChunkCodecOptions): ChunkCodec {
   const level = options.compressionLevel ?? 1;
   const suffix = (compression === 'gzip' ? '.gz' : '') + (keys === null ? '' : '.enc');
 
-  function addressOf(plaintext: Buffer, encrypted: boolean): string {
-    if (!encrypted) return createHash('sha256').update(plaintext).digest('hex');
+  let hmacKey: Promise<webcrypto.CryptoKey> | null = null;
+
+  /**
+   * sha256 or keyed HMAC-SHA256 of a chunk, through WebCrypto: it hashes in the thread pool,
+   * so that replays and restores keep their transfers going while chunks are hashed.
+   */
+  async function addressOf(plaintext: Buffer, encrypted: boolean): Promise<string> {
+    if (!encrypted)
+      return Buffer.from(await webcrypto.subtle.digest('SHA-256', plaintext)).toString('hex');
     if (keys === null)
       throw new TargetError(
         'EXTENTLOG_ERR_TARGET_KEY',
         'an encrypted chunk (.enc) cannot be read without the encryption key: configure encryption.keyFile',
       );
-    return createHmac('sha256', keys.addressKey).update(plaintext).digest('hex');
+    hmacKey ??= webcrypto.subtle.importKey(
+      'raw',
+      keys.addressKey,
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    );
+    return Buffer.from(await webcrypto.subtle.sign('HMAC', await hmacKey, plaintext)).toString(
+      'hex',
+    );
   }
 
   return {
     keyId: keys?.keyId ?? null,
-    nameOf: (plaintext) => addressOf(plaintext, keys !== null) + suffix,
+    nameOf: async (plaintext) => (await addressOf(plaintext, keys !== null)) + suffix,
     async encode(name, plaintext) {
       let body = name.includes('.gz') ? await gzipAsync(plaintext, { level }) : plaintext;
       if (name.endsWith('.enc')) {
@@ -90,7 +106,7 @@ export function createChunkCodec(options: ChunkCodecOptions): ChunkCodec {
       let data = body;
       const encrypted = name.endsWith('.enc');
       if (encrypted) {
-        if (keys === null) addressOf(data, true); // throws the missing-key error
+        if (keys === null) await addressOf(data, true); // throws the missing-key error
         if (data.length < NONCE_BYTES + TAG_BYTES)
           throw corrupt(name, where, `${data.length} bytes is too short for AES-GCM`);
         const decipher = createDecipheriv(
@@ -118,11 +134,7 @@ export function createChunkCodec(options: ChunkCodecOptions): ChunkCodec {
       }
       if (data.length !== expectedBytes)
         throw corrupt(name, where, `expected ${expectedBytes} bytes, received ${data.length}`);
-      // Off the event loop where it can be (WebCrypto hashes in the thread pool): a restore
-      // checks many chunks while others are still arriving.
-      const address = encrypted
-        ? addressOf(data, true)
-        : Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+      const address = await addressOf(data, encrypted);
       if (address !== chunkAddress(name))
         throw corrupt(
           name,

@@ -464,7 +464,7 @@ export class S3TargetDisk implements TargetDisk {
     let name: string | null = null;
     if (content !== null && !isAllZeros(content)) {
       const { chunks } = this.#options;
-      name = chunks.codec.nameOf(content);
+      name = await chunks.codec.nameOf(content);
       // Unchanged, or the newest restore point has it in this slot: it exists and is referenced.
       const known =
         epoch.map.get(slot) === name || this.#newest?.manifest.chunks.get(slot) === name;

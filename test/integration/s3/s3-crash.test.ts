@@ -18,6 +18,9 @@ import { silentLogger } from '../../support/silent-logger.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { CRASH_EPOCHS, crashModelDigests } from './s3-crash-workload.js';
 
+/** Kills before the run that completes the workload. */
+const TRIALS = 10;
+
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 's3-crash.child.js');
 let ceph: CephCluster;
 let parts: S3TargetParts | null = null;
@@ -138,7 +141,7 @@ test('SIGKILL during uploads never leaves a manifest without its chunks; the nex
   });
   const random = prng(2024);
   let sealedBeforeKills = 0;
-  for (let trial = 1; trial <= 12; trial++) {
+  for (let trial = 1; trial <= TRIALS; trial++) {
     const run = startChild(env, (pid) => pids.add(pid));
     // Lines come after flushes; the child goes on applying and uploading right away, so
     // the kill lands among the next flush's uploads (and now and then in a commit).

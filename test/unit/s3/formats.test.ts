@@ -145,7 +145,7 @@ test('chunk bodies decode only when intact, complete and under the right key', a
         compression,
         keys: encrypted ? deriveChunkKeys(key) : null,
       });
-      const name = codec.nameOf(plaintext);
+      const name = await codec.nameOf(plaintext);
       assert.equal(name.endsWith('.enc'), encrypted);
       const body = await codec.encode(name, plaintext);
       assert.deepEqual(await codec.encode(name, plaintext), body, 'deterministic (dedupes)');
