@@ -15,16 +15,12 @@ import type { SourceConfig } from './config/schema.js';
 
 type RbdSourceConfig = Extract<SourceConfig, { type: 'rbd' }>;
 
-/** Reads a file a setting names (`passwordFile`, `keyFile`), as the runtime does for every source. */
-export type ReadSetting = (setting: string, filePath: string) => Buffer;
-
-function secretOf(read: ReadSetting, setting: string, filePath: string): string {
-  return read(setting, filePath).toString('utf8').trim();
-}
+/** Reads the secret a setting names (`passwordFile`, `keyFile`), as the runtime does for every source. */
+export type ReadSecret = (setting: string, filePath: string) => string;
 
 export function buildRbdSource(
   source: RbdSourceConfig,
-  readSetting: ReadSetting,
+  readSecret: ReadSecret,
   logger: Logger,
 ): ChangeSource {
   const { ceph } = source;
@@ -32,9 +28,7 @@ export function buildRbdSource(
     ...(ceph.confFile === undefined ? {} : { confPath: ceph.confFile }),
     ...(ceph.monHosts === undefined ? {} : { monHosts: ceph.monHosts }),
     ...(ceph.keyringFile === undefined ? {} : { keyringPath: ceph.keyringFile }),
-    ...(ceph.keyFile === undefined
-      ? {}
-      : { key: secretOf(readSetting, 'ceph.keyFile', ceph.keyFile) }),
+    ...(ceph.keyFile === undefined ? {} : { key: readSecret('ceph.keyFile', ceph.keyFile) }),
     clientId: ceph.clientId,
     timeoutMs: ceph.timeoutMs,
     ...(ceph.settings === undefined ? {} : { settings: ceph.settings }),
@@ -54,7 +48,7 @@ export function buildRbdSource(
           client: new OpenStackClient({
             authUrl: openstack.authUrl,
             username: openstack.username,
-            password: secretOf(readSetting, 'openstack.passwordFile', openstack.passwordFile),
+            password: readSecret('openstack.passwordFile', openstack.passwordFile),
             userDomainName: openstack.userDomainName,
             projectName: openstack.projectName,
             projectDomainName: openstack.projectDomainName,

@@ -79,7 +79,7 @@ export function replayGroupId(prefix: string, target: string): string {
   return `${prefix}.target.${target}`;
 }
 
-/** A file a source setting names (a secret, a CA), read at start-up. */
+/** A (non-secret) file a source setting names, such as a CA bundle, read at start-up. */
 function readSetting(feed: FeedConfig, setting: string, filePath: string): Buffer {
   try {
     return readFileSync(filePath);
@@ -158,9 +158,10 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
       });
     case 'vmware': {
       // Secrets come from files, read once here; they never reach the logs.
-      const password = readSetting(feed, 'passwordFile', source.passwordFile)
-        .toString('utf8')
-        .replace(/\r?\n$/, '');
+      const password = readSecretFile(
+        source.passwordFile,
+        `feeds.${feed.name}.source.passwordFile`,
+      );
       const reader = source.snapshotReader;
       return createVmwareSource({
         connection: {
@@ -197,7 +198,7 @@ function buildSource(feed: FeedConfig, config: ExtentlogConfig, logger: Logger):
     case 'rbd':
       return buildRbdSource(
         source,
-        (setting, filePath) => readSetting(feed, setting, filePath),
+        (setting, filePath) => readSecretFile(filePath, `feeds.${feed.name}.source.${setting}`),
         logger.child({ feed: feed.name, source: 'rbd' }),
       );
     case 'kernel-journal':

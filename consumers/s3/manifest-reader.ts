@@ -6,6 +6,7 @@
  * parallel while the current one is consumed.
  */
 import { TargetError } from '../errors.js';
+import { readRangeProblem } from '../read-range.js';
 import type { DiskRange, RestorePointReader } from '../target.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { Manifest } from './manifest.js';
@@ -48,17 +49,9 @@ export function openManifestReader(options: ManifestReaderOptions): RestorePoint
   }
 
   async function read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    if (
-      !Number.isSafeInteger(offsetBytes) ||
-      !Number.isSafeInteger(lengthBytes) ||
-      offsetBytes < 0 ||
-      lengthBytes < 0 ||
-      offsetBytes + lengthBytes > sizeBytes
-    )
-      throw new TargetError(
-        'EXTENTLOG_ERR_TARGET_READ',
-        `${where}: the range [${offsetBytes}, ${offsetBytes + lengthBytes}) lies outside the disk's ${sizeBytes} bytes`,
-      );
+    const problem = readRangeProblem(offsetBytes, lengthBytes, sizeBytes);
+    if (problem !== null)
+      throw new TargetError('EXTENTLOG_ERR_TARGET_READ', `${where}: ${problem}`);
     const out = Buffer.alloc(lengthBytes);
     const endBytes = offsetBytes + lengthBytes;
     for (let slot = Math.floor(offsetBytes / size); slot * size < endBytes; slot++) {

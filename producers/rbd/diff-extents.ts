@@ -3,9 +3,8 @@
  * ranges in offset order, `exists` for data and `!exists` for ranges that were discarded or
  * zeroed (or, from the image's creation, never written); RBD diffs are not minimal (a new
  * object comes back whole). Alignment to the disk's block size goes through BlockAligner
- * (a block touched by data is read whole); a zeroed range keeps only its whole blocks as
- * ZERO, and its partial edge blocks are read, since they hold zeros and older data side by
- * side. A FULL cycle covers the whole disk: the gaps between reported ranges read as zeros.
+ * (a block touched by data is read whole; only blocks zeroed whole become ZERO). A FULL
+ * cycle covers the whole disk: the gaps between reported ranges read as zeros.
  * Ranges are half-open [offsetBytes, offsetBytes + lengthBytes).
  */
 import { BlockAligner } from '../block-aligner.js';
@@ -26,8 +25,6 @@ export function planExtents(
   extra: Pick<ChangedExtent, 'issuedAtNs' | 'completedAtNs' | 'provenance'> = {},
 ): ChangedExtent[] {
   const aligner = new BlockAligner(blockSizeBytes, diskSizeBytes, extra);
-  const floor = (bytes: number) => bytes - (bytes % blockSizeBytes);
-  const ceil = (bytes: number) => Math.min(floor(bytes + blockSizeBytes - 1), diskSizeBytes);
   let coveredBytes = 0;
   for (const range of ranges) {
     const startBytes = Math.max(range.offsetBytes, coveredBytes);
@@ -35,15 +32,7 @@ export function planExtents(
     if (endBytes <= startBytes) continue;
     if (coverWholeDisk && startBytes > coveredBytes) aligner.add('ZERO', coveredBytes, startBytes);
     coveredBytes = endBytes;
-    const zeroStartBytes = ceil(startBytes);
-    const zeroEndBytes = endBytes === diskSizeBytes ? endBytes : floor(endBytes);
-    if (range.exists || zeroEndBytes <= zeroStartBytes) {
-      aligner.add('WRITE', startBytes, endBytes);
-      continue;
-    }
-    aligner.add('WRITE', startBytes, zeroStartBytes);
-    aligner.add('ZERO', zeroStartBytes, zeroEndBytes);
-    aligner.add('WRITE', zeroEndBytes, endBytes);
+    aligner.add(range.exists ? 'WRITE' : 'ZERO', startBytes, endBytes);
   }
   if (coverWholeDisk && coveredBytes < diskSizeBytes)
     aligner.add('ZERO', coveredBytes, diskSizeBytes);
