@@ -277,7 +277,7 @@ test('an incremental epoch whose base snapshot was deleted is refused with a cle
 
 test('throttled and failing writes are retried; an expired session token stops the disk', async (t) => {
   const { fixture, model, ebsTarget, disk } = await openTestDisk(t);
-  fixture.aws.setFaults({ throttleEvery: 3, unavailableEvery: 4 });
+  fixture.aws.setFaults({ throttleEvery: 3, unavailableEvery: 7 });
   await disk.beginEpoch(begin(1, null));
   const extents = Array.from({ length: 24 }, (_, index) =>
     write(index * 2 * BLOCK, BLOCK + 999, index),
