@@ -28,17 +28,35 @@ export function createRestorePointWriter(options: {
   readonly codec: RestorePointCodec;
 }): RestorePointWriter {
   let producer: Promise<LogProducer> | null = null;
+  const startProducer = (): Promise<LogProducer> => {
+    const starting = options.log.producer({ maxInFlightBytes: 1024 * 1024 });
+    // A producer that fails to start is reported by the publish that waits for it.
+    starting.catch(() => undefined);
+    producer = starting;
+    return starting;
+  };
+  // Started now rather than at the first restore point, which would otherwise wait for the
+  // producer's set-up (librdkafka's idempotent producer can take half a second to obtain
+  // its producer id when its first broker connection is still being replaced).
+  startProducer();
   return {
     async publish(point) {
-      producer ??= options.log.producer({ maxInFlightBytes: 1024 * 1024 });
-      const ready = await producer;
+      const starting = producer ?? startProducer();
+      let ready: LogProducer;
+      try {
+        ready = await starting;
+      } catch (error) {
+        // The next publish starts a new one.
+        if (producer === starting) producer = null;
+        throw error;
+      }
       try {
         await ready.send(options.topic, 0, [
           { key: restorePointKey(point), value: options.codec.encode(point) },
         ]);
       } catch (error) {
         // A failed producer takes no more sends: the next publish starts a new one.
-        producer = null;
+        if (producer === starting) producer = null;
         await ready.close().catch(() => undefined);
         throw error;
       }
@@ -46,7 +64,9 @@ export function createRestorePointWriter(options: {
     async close() {
       const current = producer;
       producer = null;
-      if (current !== null) await (await current).close();
+      if (current === null) return;
+      const ready = await current.catch(() => null);
+      await ready?.close();
     },
   };
 }

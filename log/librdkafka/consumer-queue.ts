@@ -15,17 +15,22 @@ export const CONSUME_BATCH_MESSAGES = 1024;
 /** How long a consume loop sleeps without a wake-up before it looks again. */
 export const CONSUME_IDLE_MS = 250;
 
-export class QueueWake {
+/** A wake-up that is remembered until cleared: a signal between a check and a wait is not lost. */
+export class Wake {
   #signalled = false;
   #wake: (() => void) | null = null;
 
-  /** For `queue_non_empty_cb`; also wakes the loop for our own reasons (seek, stop). */
   readonly signal = (): void => {
     this.#signalled = true;
     this.#wake?.();
   };
 
-  /** Sleeps until signalled (now or since the last consume) or `timeoutMs` passed. */
+  /** Forgets signals that came before (call before looking at what a signal announces). */
+  clear(): void {
+    this.#signalled = false;
+  }
+
+  /** Sleeps until signalled (now or since the last clear) or `timeoutMs` passed. */
   async wait(timeoutMs: number): Promise<void> {
     if (this.#signalled) return;
     let timer: NodeJS.Timeout | undefined;
@@ -36,10 +41,13 @@ export class QueueWake {
     clearTimeout(timer);
     this.#wake = null;
   }
+}
 
+/** The consume loop's wake-up: `signal` is the `queue_non_empty_cb`, also our own reasons (seek, stop). */
+export class QueueWake extends Wake {
   /** Consumes what the queue holds now, forgetting signals that came before. */
   consume(consumer: RdkafkaConsumer): Promise<RdkafkaMessage[]> {
-    this.#signalled = false;
+    this.clear();
     return new Promise((resolve, reject) =>
       consumer.consume(CONSUME_BATCH_MESSAGES, (error, messages) =>
         error ? reject(error) : resolve(messages),

@@ -6,11 +6,19 @@
  * One consume loop takes fetched messages from librdkafka's queue into a lane per
  * assigned partition. A lane hands what it holds to `onBatch` as one batch; while the
  * handler runs, the loop keeps taking the partition's messages into the lane, so fetching
- * overlaps handling. A lane that holds more than `LANE_MAX_BYTES` pauses its partition in
- * librdkafka (which drops what it prefetched for it and, on resume, fetches again from the
- * position consumed) until its messages are handed over — so a slow handler holds its
- * partition back instead of buffering records, and memory stays within
- * `queued.max.messages.kbytes` plus, per partition, two lanes' worth.
+ * overlaps handling. A slow handler holds its partition back instead of buffering records:
+ *
+ * - A lane that holds more than `LANE_MAX_BYTES` stops the loop until a lane hands its
+ *   messages over. librdkafka's queue then fills up to `queued.max.messages.kbytes` and
+ *   librdkafka stops fetching by itself, without dropping what it holds.
+ * - A lane still full after `LANE_STALL_MS` (a target that hangs or retries) no longer
+ *   holds the others back: its partition is paused in librdkafka, the loop goes on for the
+ *   other partitions, and the partition resumes once its lane hands its messages over.
+ *   Pausing is kept for this case only: librdkafka drops what it prefetched for a paused
+ *   partition, and after a resume fetches it again only on its next timer tick (up to a
+ *   second), which would stall a target that is merely slower than the log.
+ *
+ * Memory stays within `queued.max.messages.kbytes` plus, per partition, two lanes' worth.
  *
  *   consume loop ──► lane[t,0]: queue → batch → onBatch … resolved → next batch
  *                └─► lane[t,1]: …
@@ -29,7 +37,7 @@ import type {
   TopicPartitionOffset,
 } from '../log-client.js';
 import type { QueueWake } from './consumer-queue.js';
-import { CONSUME_IDLE_MS } from './consumer-queue.js';
+import { CONSUME_IDLE_MS, Wake } from './consumer-queue.js';
 import { toLogError } from './librdkafka-errors.js';
 import type {
   RdkafkaConsumer,
@@ -41,8 +49,10 @@ import type {
 const ERR_ASSIGN_PARTITIONS = -175;
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
-/** Bytes a lane holds (fetched, not handed over) before its partition stops fetching. */
+/** Bytes a lane holds (fetched, not handed over) before the consume loop waits for it. */
 export const LANE_MAX_BYTES = 16 * 1024 * 1024;
+/** How long a full lane may hold the consume loop before its partition is paused instead. */
+export const LANE_STALL_MS = 1000;
 
 export function toHeaders(headers: RdkafkaMessage['headers']): LogHeaders {
   const result: Record<string, Buffer> = {};
@@ -106,6 +116,8 @@ export class LibrdkafkaConsumer implements LogConsumer {
   readonly #pendingSeeks = new Map<string, number>();
   #handlers: ConsumerHandlers | null = null;
   #loop: Promise<void> | null = null;
+  /** Wakes a consume loop waiting for a full lane to hand its messages over. */
+  readonly #laneDrained = new Wake();
   #rebalancing: Promise<void> = Promise.resolve();
   #stopping = false;
 
@@ -200,6 +212,7 @@ export class LibrdkafkaConsumer implements LogConsumer {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#options.wake.signal();
+    this.#laneDrained.signal();
     await this.#loop;
     await Promise.all([...this.#lanes.values()].map((lane) => lane.handling));
     await this.#rebalancing;
@@ -212,6 +225,8 @@ export class LibrdkafkaConsumer implements LogConsumer {
     const { wake, logger, groupId } = this.#options;
     while (!this.#stopping) {
       await this.#applySeeks();
+      await this.#roomInLanes();
+      if (this.#stopping) break;
       let messages: RdkafkaMessage[];
       try {
         messages = await wake.consume(this.#consumer);
@@ -241,8 +256,33 @@ export class LibrdkafkaConsumer implements LogConsumer {
     lane.queue.push(message);
     lane.queuedBytes += (message.value?.length ?? 0) + (message.key?.length ?? 0);
     lane.nextOffset = message.offset + 1;
-    if (lane.queuedBytes > LANE_MAX_BYTES) this.#pauseFetch(lane);
     return lane;
+  }
+
+  /** Lanes that hold too much and still fetch: the consume loop waits for them. */
+  #fullLanes(): Lane[] {
+    return [...this.#lanes.values()].filter(
+      (lane) => !lane.revoked && !lane.fetchPaused && lane.queuedBytes > LANE_MAX_BYTES,
+    );
+  }
+
+  /**
+   * Waits until no fetching lane is full. Lanes still full after `LANE_STALL_MS` are
+   * paused in librdkafka, so that one stuck partition does not hold back the others.
+   */
+  async #roomInLanes(): Promise<void> {
+    const deadline = Date.now() + LANE_STALL_MS;
+    for (;;) {
+      this.#laneDrained.clear();
+      const full = this.#fullLanes();
+      if (full.length === 0 || this.#stopping) return;
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) {
+        for (const lane of full) this.#pauseFetch(lane);
+        return;
+      }
+      await this.#laneDrained.wait(leftMs);
+    }
   }
 
   async #applySeeks(): Promise<void> {
@@ -275,6 +315,7 @@ export class LibrdkafkaConsumer implements LogConsumer {
     lane.queue = [];
     lane.queuedBytes = 0;
     this.#resumeFetch(lane);
+    this.#laneDrained.signal();
     lane.handling = this.#handle(lane, messages).finally(() => {
       lane.handling = null;
       if (lane.revoked || this.#stopping) return;

@@ -2,14 +2,18 @@
  * The log port against the embedded broker, once per driver (kafkajs, librdkafka): ordered
  * idempotent sends with a bounded in-flight window, range reads (also abandoned half-way),
  * topic growth, group commits with metadata, and a group member's batches: one at a time
- * per partition, steered by seek and pause/resume.
+ * per partition, steered by seek and pause/resume; and librdkafka's lanes under a handler
+ * that is slow or stuck.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createLogClient, type LogDriver } from '../../../log/client-factory.js';
 import type { LogClient, TopicPartition } from '../../../log/log-client.js';
+import { LANE_MAX_BYTES, LANE_STALL_MS } from '../../../log/librdkafka/librdkafka-consumer.js';
 import { silentLogger } from '../../support/silent-logger.js';
 import { eventually, startTestBroker } from '../../support/test-broker.js';
+
+const RECORD_BYTES = 512 * 1024;
 
 for (const driver of ['kafkajs', 'librdkafka'] as const satisfies readonly LogDriver[]) {
   describe(`the log port over ${driver}`, () => {
@@ -240,3 +244,66 @@ for (const driver of ['kafkajs', 'librdkafka'] as const satisfies readonly LogDr
     });
   });
 }
+
+describe('the librdkafka consumer under a slow handler', () => {
+  test('a stuck handler holds back only its own partition, which is then read once, in order', async (t) => {
+    const broker = await startTestBroker((fn) => t.after(fn));
+    const log = await createLogClient({
+      connection: { brokers: [broker.address], clientId: 'lanes-test' },
+      logger: silentLogger,
+      driver: 'librdkafka',
+    });
+    t.after(() => log.close());
+    await log.admin.ensureTopic({ topic: 'slow', partitions: 2 });
+    const producer = await log.producer();
+    // [0] gets more than a lane holds (LANE_MAX_BYTES), so its lane fills while its handler is held.
+    const records = Math.ceil((2 * LANE_MAX_BYTES) / RECORD_BYTES);
+    for (let index = 0; index < records; index += 1)
+      await producer.send('slow', 0, [{ key: null, value: Buffer.alloc(RECORD_BYTES, index) }]);
+    await producer.send('slow', 1, [{ key: null, value: Buffer.from('first') }]);
+    const consumer = await log.consumer({ groupId: 'slow-group', topics: ['slow'] });
+    t.after(() => consumer.stop());
+    const seen: [number[], number[]] = [[], []];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    await consumer.run({
+      onBatch: async (batch) => {
+        for (const message of batch.messages) {
+          if (batch.partition === 0)
+            assert.equal(message.value?.[0], message.offset % 256, `[0] offset ${message.offset}`);
+          seen[batch.partition as 0 | 1].push(message.offset);
+        }
+        if (batch.partition === 0 && holding) await held;
+      },
+    });
+    try {
+      await eventually('a first batch of [0], now held', () =>
+        seen[0].length > 0 ? true : undefined,
+      );
+      // [0]'s lane fills up behind the held handler (the whole partition is fetched within a
+      // few hundred ms here) and holds the consume loop; after LANE_STALL_MS its partition is
+      // paused and the loop goes on: [1] is read, also what is produced to it from now on.
+      await new Promise((resolve) => setTimeout(resolve, LANE_STALL_MS / 2));
+      await producer.send('slow', 1, [{ key: null, value: Buffer.from('second') }]);
+      await eventually('[1] read while [0] is held', () =>
+        seen[1].length === 2 ? true : undefined,
+      );
+      assert.ok(seen[0].at(-1)! < records - 1, '[0] is still held back');
+    } finally {
+      // Also when a check failed: a held handler would keep the consumer from stopping.
+      holding = false;
+      release();
+    }
+    await eventually('[0] read to its end', () =>
+      seen[0].at(-1) === records - 1 ? true : undefined,
+    );
+    await producer.close();
+    assert.deepEqual(
+      seen[0],
+      Array.from({ length: records }, (_, index) => index),
+      '[0] read once each, in order',
+    );
+    assert.deepEqual(seen[1], [0, 1]);
+  });
+});
