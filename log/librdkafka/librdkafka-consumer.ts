@@ -161,6 +161,8 @@ export class LibrdkafkaConsumer implements LogConsumer {
       const lane = this.#lanes.get(keyOf(partition));
       if (lane !== undefined) this.#pauseFetch(lane);
     }
+    // A paused lane no longer holds the consume loop.
+    this.#laneDrained.signal();
   }
 
   resume(partitions: readonly TopicPartition[]): void {
@@ -184,6 +186,7 @@ export class LibrdkafkaConsumer implements LogConsumer {
     lane.nextOffset = position.offset;
     lane.seekTo = position.offset;
     this.#options.wake.signal();
+    this.#laneDrained.signal();
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
