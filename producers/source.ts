@@ -90,6 +90,26 @@ export interface ChangeSet {
   end?(): void;
 }
 
+/**
+ * The fields that place a ChangeSet: its mode, the reference it makes current, the one it is
+ * relative to, and `rebaselineReason` only when there is one.
+ */
+export function cycleBasis(
+  mode: SyncMode,
+  basis: {
+    readonly reference: string;
+    readonly baseReference: string | null;
+    readonly rebaselineReason?: string;
+  },
+): Pick<ChangeSet, 'mode' | 'reference' | 'baseReference' | 'rebaselineReason'> {
+  return {
+    mode,
+    reference: basis.reference,
+    baseReference: basis.baseReference,
+    ...(basis.rebaselineReason === undefined ? {} : { rebaselineReason: basis.rebaselineReason }),
+  };
+}
+
 export interface ChangeSource {
   /** A short name for logs and status: 'image', 'qemu', 'vmware', 'rbd', 'ebs', … */
   readonly kind: string;

@@ -76,9 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     'registry-port': values['registry-port'],
     'node-id': values['node-id'],
     partitions: values.partitions,
+    'advertised-port': values['advertised-port'],
   };
   for (const [name, value] of Object.entries(integers)) {
-    if (!/^\d+$/.test(value)) {
+    if (value !== undefined && !/^\d+$/.test(value)) {
       process.stderr.write(
         `extentlog broker: --${name} expects a non-negative integer, received '${value}'\n`,
       );
@@ -100,6 +101,9 @@ export async function main(argv: string[]): Promise<number> {
     ...(values['advertised-host'] === undefined
       ? {}
       : { advertisedHost: values['advertised-host'] }),
+    ...(values['advertised-port'] === undefined
+      ? {}
+      : { advertisedPort: Number(values['advertised-port']) }),
     ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined
       ? { tls: { certFile: values['tls-cert'], keyFile: values['tls-key'] } }
       : {}),

@@ -22,7 +22,14 @@ import {
 import { EBS_BLOCK_BYTES } from '../../cloud/aws/ebs-checksums.js';
 import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
-import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, ExtentOp } from '../source.js';
+import {
+  cycleBasis,
+  type BlockReader,
+  type ChangedExtent,
+  type ChangeSet,
+  type DiskInfo,
+  type ExtentOp,
+} from '../source.js';
 import { BlockPrefetcher } from './block-prefetcher.js';
 
 export interface EbsCycleOptions {
@@ -148,12 +155,7 @@ export function createEbsCycle(options: EbsCycleOptions): ChangeSet {
 
   return {
     disk,
-    mode,
-    reference: options.reference,
-    baseReference: options.baseReference,
-    ...(options.rebaselineReason === undefined
-      ? {}
-      : { rebaselineReason: options.rebaselineReason }),
+    ...cycleBasis(mode, options),
     changes: () => lifecycle.scan(scan),
     reader,
     async commit() {

@@ -18,7 +18,13 @@
  * end. The new hash file is complete (and durable) when `changes()` finishes.
  */
 import type { Logger } from 'pino';
-import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
+import {
+  cycleBasis,
+  type BlockReader,
+  type ChangedExtent,
+  type ChangeSet,
+  type DiskInfo,
+} from '../source.js';
 import { describeError } from '../../errors/extentlog-error.js';
 import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
 import { SourceError } from '../errors.js';
@@ -231,12 +237,7 @@ export function createImageCycle(options: ImageCycleOptions): ChangeSet {
 
   return {
     disk,
-    mode: options.mode,
-    reference: options.reference,
-    baseReference: options.baseReference,
-    ...(options.rebaselineReason === undefined
-      ? {}
-      : { rebaselineReason: options.rebaselineReason }),
+    ...cycleBasis(options.mode, options),
     changes,
     reader,
     async commit() {

@@ -16,7 +16,14 @@ import { describeError } from '../../errors/extentlog-error.js';
 import type { IscsiSession } from '../../native/iscsi/index.js';
 import { SourceError } from '../errors.js';
 import { CycleLifecycle, readOutOfRange } from '../cycle-lifecycle.js';
-import type { BlockReader, ChangedExtent, ChangeSet, DiskInfo, Provenance } from '../source.js';
+import {
+  cycleBasis,
+  type BlockReader,
+  type ChangedExtent,
+  type ChangeSet,
+  type DiskInfo,
+  type Provenance,
+} from '../source.js';
 import { scanLbaStatus } from './lba-status-scanner.js';
 
 export interface OciCycleOptions {
@@ -128,12 +135,7 @@ export function createOciCycle(options: OciCycleOptions): ChangeSet {
 
   return {
     disk,
-    mode: options.mode,
-    reference: options.reference,
-    baseReference: options.baseReference,
-    ...(options.rebaselineReason === undefined
-      ? {}
-      : { rebaselineReason: options.rebaselineReason }),
+    ...cycleBasis(options.mode, options),
     changes,
     reader,
     async commit() {

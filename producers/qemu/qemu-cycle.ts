@@ -11,7 +11,7 @@ import { allocationExtents, dirtyExtents } from '../nbd/changed-extents.js';
 import { BASE_ALLOCATION } from '../nbd/nbd-constants.js';
 import { NbdClient } from '../nbd/nbd-client.js';
 import { nbdBlockReader } from '../nbd/nbd-block-reader.js';
-import type { ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
+import { cycleBasis, type ChangedExtent, type ChangeSet, type DiskInfo } from '../source.js';
 import type { PointInTimeView } from './point-in-time-view.js';
 
 export interface QemuCycleOptions {
@@ -69,12 +69,7 @@ export async function openQemuCycle(options: QemuCycleOptions): Promise<ChangeSe
 
   return {
     disk,
-    mode: view.dirtyContext === null ? 'FULL' : 'INCREMENTAL',
-    reference: options.reference,
-    baseReference: options.baseReference,
-    ...(options.rebaselineReason === undefined
-      ? {}
-      : { rebaselineReason: options.rebaselineReason }),
+    ...cycleBasis(view.dirtyContext === null ? 'FULL' : 'INCREMENTAL', options),
     changes,
     reader: nbdBlockReader(client, disk),
     async commit() {

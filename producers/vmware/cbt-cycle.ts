@@ -10,7 +10,7 @@ import { BlockAligner } from '../block-aligner.js';
 import { CycleLifecycle } from '../cycle-lifecycle.js';
 import type { NbdClient } from '../nbd/nbd-client.js';
 import { nbdBlockReader } from '../nbd/nbd-block-reader.js';
-import type { ChangedExtent, ChangeSet, DiskInfo } from '../source.js';
+import { cycleBasis, type ChangedExtent, type ChangeSet, type DiskInfo } from '../source.js';
 import { VsphereError } from './errors.js';
 import type { DiskChangeInfo } from './vsphere-cbt.js';
 
@@ -78,12 +78,7 @@ export function createCbtCycle(options: CbtCycleOptions): ChangeSet {
 
   return {
     disk,
-    mode,
-    reference: options.reference,
-    baseReference: options.baseReference,
-    ...(options.rebaselineReason === undefined
-      ? {}
-      : { rebaselineReason: options.rebaselineReason }),
+    ...cycleBasis(mode, options),
     changes: () => lifecycle.scan(scan),
     reader: nbdBlockReader(options.client, disk),
     async commit() {

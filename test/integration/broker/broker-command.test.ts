@@ -1,5 +1,5 @@
 /**
- * `extentlog broker`: argument checking, and a clean stop on SIGINT after which records and
+ * `extentlog broker`: argument checking, the advertised address, and a clean stop on SIGINT after which records and
  * committed offsets are there and the next start skips recovery.
  */
 import assert from 'node:assert/strict';
@@ -39,6 +39,29 @@ test('bad arguments are refused with a message naming the option', async () => {
   assert.match(tls.stderr, /--tls-cert and --tls-key go together/);
   const unknown = await runCli(['--data-dir', '/tmp/x', '--colour']);
   assert.equal(unknown.code, 2);
+});
+
+test('--advertised-host and --advertised-port are what the metadata tells clients', async (t) => {
+  const dir = await tempDir(t, 'broker-advertised');
+  const broker = await startBrokerProcess({
+    dataDir: path.join(dir.path, 'data'),
+    port: 0,
+    args: ['--advertised-host', 'kafka.example.net', '--advertised-port', '19092', '--no-registry'],
+  });
+  t.after(() => broker.stop());
+  // Asked on the wire: a client library would go on to connect to the advertised address.
+  const wire = await connectWire(broker.host, broker.port);
+  const metadata = await wire.send<{ brokers: { host: string; port: number }[] }>('Metadata', 1, {
+    topics: [],
+  });
+  wire.close();
+  assert.deepEqual(
+    metadata.brokers.map(({ host, port }) => ({ host, port })),
+    [{ host: 'kafka.example.net', port: 19092 }],
+  );
+  const bad = await runCli(['--data-dir', '/tmp/x', '--advertised-port', 'high']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--advertised-port expects a non-negative integer, received 'high'/);
 });
 
 test('SIGINT stops the broker cleanly and the data is there after a restart', async (t) => {
