@@ -1,6 +1,6 @@
 /**
  * The disks a source was configured with, by id: a cycle opened for any other disk is an
- * error that names the ones it knows.
+ * error that names the ones it knows. Also the checks on settings that several sources share.
  */
 import { SourceError } from './errors.js';
 
@@ -20,4 +20,18 @@ export class ConfiguredDisks<T> {
       );
     return config;
   }
+
+  values(): IterableIterator<T> {
+    return this.byId.values();
+  }
+}
+
+/** An integer power of two from `minimum` to `maximum` (a block or chunk size setting). */
+export function isPowerOfTwoWithin(value: number, minimum: number, maximum: number): boolean {
+  return (
+    Number.isSafeInteger(value) &&
+    value >= minimum &&
+    value <= maximum &&
+    (value & (value - 1)) === 0
+  );
 }

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import * as fileio from '../../native/fileio/index.js';
-import { ConfiguredDisks } from '../configured-disks.js';
+import { ConfiguredDisks, isPowerOfTwoWithin } from '../configured-disks.js';
 import { SourceError } from '../errors.js';
 import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
 import {
@@ -77,12 +77,7 @@ function validate(options: ImageSourceOptions) {
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
   const hashAlgorithm = options.hashAlgorithm ?? 'xxh3-128';
   const detectHoles = options.detectHoles ?? true;
-  if (
-    !Number.isSafeInteger(blockSizeBytes) ||
-    blockSizeBytes < 512 ||
-    blockSizeBytes > MiB ||
-    (blockSizeBytes & (blockSizeBytes - 1)) !== 0
-  )
+  if (!isPowerOfTwoWithin(blockSizeBytes, 512, MiB))
     throw configError(
       `blockSizeBytes must be a power of two from 512 to 1048576, received ${blockSizeBytes}`,
     );

@@ -17,6 +17,7 @@
  *
  * References are `oci-volume-backup:<volume backup OCID>`.
  */
+import { ConfiguredDisks, isPowerOfTwoWithin } from '../configured-disks.js';
 import type { Logger } from 'pino';
 import { describeError } from '../../errors/extentlog-error.js';
 import { IscsiSession } from '../../native/iscsi/index.js';
@@ -66,12 +67,7 @@ function configError(message: string): SourceError {
 export function createOciSource(options: OciSourceOptions): ChangeSource {
   const { client, logger } = options;
   const changeBlockSizeBytes = options.changeBlockSizeBytes ?? 4096;
-  if (
-    !Number.isSafeInteger(changeBlockSizeBytes) ||
-    changeBlockSizeBytes < 4096 ||
-    changeBlockSizeBytes > 1024 * 1024 ||
-    (changeBlockSizeBytes & (changeBlockSizeBytes - 1)) !== 0
-  )
+  if (!isPowerOfTwoWithin(changeBlockSizeBytes, 4096, 1024 * 1024))
     throw configError(
       `changeBlockSizeBytes must be a power of two from 4096 to 1048576, received ${changeBlockSizeBytes}`,
     );
@@ -83,17 +79,7 @@ export function createOciSource(options: OciSourceOptions): ChangeSource {
   }
   const rounds = new GroupBackupRounds(client, options.volumeGroupId, logger);
   const openCycles = new Set<ChangeSet>();
-
-  function configOf(diskId: string): OciDiskConfig {
-    const config = byId.get(diskId);
-    if (config === undefined)
-      throw new SourceError(
-        'EXTENTLOG_ERR_SOURCE_UNKNOWN_DISK',
-        `oci source: no disk ${diskId} is configured (configured: ${[...byId.keys()].join(', ')})`,
-        { details: { diskId } },
-      );
-    return config;
-  }
+  const configured = new ConfiguredDisks('oci', byId);
 
   async function diskInfo(config: OciDiskConfig): Promise<DiskInfo> {
     const volume = await client.getVolume(config.volumeId);
@@ -209,7 +195,7 @@ export function createOciSource(options: OciSourceOptions): ChangeSource {
   }
 
   async function open(requested: DiskInfo, since: CommittedReference | null): Promise<ChangeSet> {
-    const config = configOf(requested.diskId);
+    const config = configured.get(requested.diskId);
     const { diskId, volumeId } = config;
     const disk = await diskInfo(config);
     const round = await rounds.backupFor(diskId, volumeId);

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfiguredDisks } from '../configured-disks.js';
+import { ConfiguredDisks, isPowerOfTwoWithin } from '../configured-disks.js';
 import { SourceError } from '../errors.js';
 import type { ChangeSet, ChangeSource, CommittedReference, DiskInfo } from '../source.js';
 import { bitmapReference, newBitmapName, planCycle } from './bitmap-plan.js';
@@ -64,12 +64,7 @@ function configError(message: string): SourceError {
 
 function validate(options: QemuSourceOptions) {
   const granularityBytes = options.bitmapGranularityBytes ?? 64 * KiB;
-  if (
-    !Number.isSafeInteger(granularityBytes) ||
-    granularityBytes < 512 ||
-    granularityBytes > 64 * MiB ||
-    (granularityBytes & (granularityBytes - 1)) !== 0
-  )
+  if (!isPowerOfTwoWithin(granularityBytes, 512, 64 * MiB))
     throw configError(
       `bitmapGranularityBytes must be a power of two from 512 to 67108864, received ${granularityBytes}`,
     );

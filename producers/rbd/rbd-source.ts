@@ -12,6 +12,7 @@
  * removes the new one and keeps the previous. Leftovers of crashed cycles that the provider
  * recognises as its own are removed when the next cycle opens.
  */
+import { isPowerOfTwoWithin } from '../configured-disks.js';
 import type { Logger } from 'pino';
 import type { RbdImage } from '../../native/rbd/index.js';
 import { SourceError } from '../errors.js';
@@ -70,12 +71,7 @@ async function chooseBase(
 export function createRbdSource(options: RbdSourceOptions): ChangeSource {
   const { connection, snapshots, logger } = options;
   const blockSizeBytes = options.blockSizeBytes ?? 4096;
-  if (
-    !Number.isSafeInteger(blockSizeBytes) ||
-    blockSizeBytes < 512 ||
-    blockSizeBytes > 1024 * 1024 ||
-    (blockSizeBytes & (blockSizeBytes - 1)) !== 0
-  )
+  if (!isPowerOfTwoWithin(blockSizeBytes, 512, 1024 * 1024))
     throw new SourceError(
       'EXTENTLOG_ERR_SOURCE_CONFIG',
       `rbd source: blockSizeBytes must be a power of two from 512 to 1048576, received ${blockSizeBytes}`,
